@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * exmap: internal declarations shared by the module's files.
+ *
+ * Who owns what:
+ *   main.c       the misc device, open/release, mmap dispatch, fdinfo
+ *   ioctl.c      ioctl dispatch, argument validation, SETUP and STATS
+ *   action.c     ACTION: loading a vector, ALLOC and FREE
+ *   pagetable.c  installing and clearing PTEs for a run of entries
+ *   tlb.c        the one TLB shootdown per FREE call
+ *   pool.c       the frame pool: per-interface lists, global list, stealing
+ *   area.c       the area VMA: fault, split, close (frame reclaim)
+ *   interface.c  interface pages and their mmap
+ */
+#ifndef EXMAP_INTERNAL_H
+#define EXMAP_INTERNAL_H
+
+#include <linux/atomic.h>
+#include <linux/list.h>
+#include <linux/mm_types.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/xarray.h>
+
+#include <linux/exmap.h>
+
+struct file;
+struct seq_file;
+
+/*
+ * A kernel copy of one vector entry. The user may change the interface page
+ * while a call runs, so every call validates and then works on this copy.
+ */
+struct exmap_entry {
+	u32 page;
+	u16 len;
+	s16 res;
+};
+
+struct exmap_interface {
+	/* Serialises calls on this interface and guards @entries. */
+	struct mutex lock;
+	/* The page user space maps; allocated on first use. */
+	struct page *vec_page;
+	struct exmap_entry *entries;
+
+	/* This interface's free frames, linked through page->lru. */
+	spinlock_t free_lock;
+	struct list_head free;
+	unsigned long nr_free;
+} ____cacheline_aligned_in_smp;
+
+struct exmap_pool {
+	unsigned long size;
+
+	/* Frames given back by interfaces with too many free ones. */
+	spinlock_t lock;
+	struct list_head free;
+	unsigned long nr_free;
+
+	/*
+	 * Every frame taken from the system, by the order it was taken in:
+	 * the list of what to give back at release and to scan when part of
+	 * the area goes away. Growth is serialised by @grow_lock.
+	 */
+	struct mutex grow_lock;
+	struct xarray frames;
+	unsigned long taken;
+
+	atomic_long_t in_use;
+};
+
+struct exmap_counters {
+	atomic64_t alloc_pages;
+	atomic64_t free_pages;
+	atomic64_t tlb_flushes;
+	atomic64_t steals;
+	atomic64_t read_pages;
+	atomic64_t read_calls;
+	atomic64_t write_pages;
+	atomic64_t write_calls;
+};
+
+struct exmap_ctx {
+	/* Guards SETUP and the creation of the area. */
+	struct mutex setup_lock;
+	/* Set once SETUP has finished; read with smp_load_acquire(). */
+	bool ready;
+
+	unsigned int nr_interfaces;
+	struct exmap_interface *ifaces;
+	struct exmap_pool pool;
+
+	/* The area: fixed once mapped; @mm is the process that mapped it. */
+	struct mm_struct *mm;
+	unsigned long area_start;
+	unsigned long area_pages;
+
+	struct file *backing;
+	loff_t backing_offset;
+
+	struct exmap_counters stats;
+};
+
+/* Frames record the area page they are mapped at as page index + 1. */
+static inline void exmap_frame_set_mapped(struct page *page, u32 index)
+{
+	set_page_private(page, (unsigned long)index + 1);
+}
+
+static inline void exmap_frame_set_unmapped(struct page *page)
+{
+	set_page_private(page, 0);
+}
+
+/* ioctl.c */
+long exmap_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
+
+/* action.c */
+long exmap_action(struct exmap_ctx *ctx, const struct exmap_action *act);
+
+/* pagetable.c */
+int exmap_pt_install(struct mm_struct *mm, pgprot_t prot,
+		     unsigned long area_start, struct exmap_entry *entries,
+		     unsigned int nr, struct list_head *frames);
+int exmap_pt_clear(struct mm_struct *mm, unsigned long area_start,
+		   struct exmap_entry *entries, unsigned int nr,
+		   struct list_head *frames);
+int exmap_pt_count_mapped(struct mm_struct *mm, unsigned long area_start,
+			  struct exmap_entry *entries, unsigned int nr);
+
+/* tlb.c */
+void exmap_tlb_batch_begin(struct mm_struct *mm);
+void exmap_tlb_batch_end(struct vm_area_struct *vma, bool flush);
+
+/* pool.c */
+int exmap_pool_init(struct exmap_ctx *ctx, unsigned long size);
+void exmap_pool_destroy(struct exmap_ctx *ctx);
+unsigned long exmap_pool_get(struct exmap_ctx *ctx, unsigned int ifidx,
+			     unsigned long want, struct list_head *out);
+void exmap_pool_put(struct exmap_ctx *ctx, unsigned int ifidx,
+		    struct list_head *frames, unsigned long nr);
+void exmap_pool_reclaim(struct exmap_ctx *ctx, unsigned long first,
+			unsigned long end);
+unsigned long exmap_pool_nr_taken(struct exmap_ctx *ctx);
+
+/* area.c */
+int exmap_area_mmap(struct exmap_ctx *ctx, struct vm_area_struct *vma);
+struct vm_area_struct *exmap_area_vma(struct exmap_ctx *ctx,
+				      struct mm_struct *mm,
+				      unsigned long start, unsigned long end);
+
+/* interface.c */
+int exmap_interfaces_init(struct exmap_ctx *ctx, unsigned int nr);
+void exmap_interfaces_destroy(struct exmap_ctx *ctx);
+struct exmap_iov *exmap_interface_vec(struct exmap_interface *iface);
+int exmap_interface_mmap(struct exmap_ctx *ctx, struct vm_area_struct *vma);
+
+/* main.c */
+void exmap_stats_fill(struct exmap_ctx *ctx, struct exmap_stats *st);
+
+#endif /* EXMAP_INTERNAL_H */

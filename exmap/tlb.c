@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * One TLB shootdown per FREE call, with exported kernel interfaces only.
+ *
+ * Why this file exists: the kernel does not export flush_tlb_mm_range() or
+ * tlb_gather_mmu()/tlb_finish_mmu() to modules, and looking them up through
+ * kallsyms would break on kernels built with IBT, where an indirect call to
+ * a function that is never address-taken faults. The exported zap_vma_ptes()
+ * flushes once per call, which would mean one shootdown per vector entry.
+ *
+ * The kernel already has a protocol for code that clears PTEs under the
+ * read side of mmap_lock and flushes later: it raises mm->tlb_flush_pending
+ * (inc_tlb_flush_pending(), an inline in <linux/mm_inline.h>) for as long as
+ * such a flush is owed. Page reclaim and migration honour it, and
+ * tlb_finish_mmu() turns any gather that runs while another one is pending
+ * ("nested") into a flush of the whole mm on every CPU that used it.
+ *
+ * FREE follows that protocol: it raises tlb_flush_pending before clearing
+ * the batch's PTEs, and afterwards runs an empty zap_vma_ptes() over the
+ * area. That gather clears nothing, sees the nested flush and flushes the
+ * whole mm once; then the count drops. On x86 a range of more than 33 pages
+ * is flushed whole anyway, so a batch loses nothing over a range flush.
+ */
+#include <linux/mm.h>
+#include <linux/mm_inline.h>
+
+#include "exmap.h"
+
+void exmap_tlb_batch_begin(struct mm_struct *mm)
+{
+	inc_tlb_flush_pending(mm);
+}
+
+/*
+ * Ends the batch that exmap_tlb_batch_begin() started. With @flush, first
+ * flushes every TLB entry of @vma's mm; without, the batch cleared nothing.
+ * @vma must be an area VMA (VM_PFNMAP).
+ */
+void exmap_tlb_batch_end(struct vm_area_struct *vma, bool flush)
+{
+	/* A zero-length zap unmaps nothing; only its gather's flush runs. */
+	if (flush)
+		zap_vma_ptes(vma, vma->vm_start, 0);
+	dec_tlb_flush_pending(vma->vm_mm);
+}

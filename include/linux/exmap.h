@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * exmap: explicit control of a memory-mapped area for buffer managers.
+ *
+ * User-space API. Self-contained: needs only <linux/types.h> and
+ * <linux/ioctl.h>. Every struct is made of naturally aligned fixed-size
+ * fields; reserved fields must be zero on input and are zero on output.
+ *
+ * Life of a context:
+ *   fd = open("/dev/exmap", O_RDWR);         a new, empty context
+ *   ioctl(fd, EXMAP_IOC_SETUP, &setup);       pool size, interfaces, flags
+ *   area = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+ *               EXMAP_OFF_AREA);              nothing mapped yet
+ *   vec = mmap(NULL, EXMAP_INTERFACE_SIZE, PROT_READ | PROT_WRITE,
+ *              MAP_SHARED, fd, EXMAP_OFF_INTERFACE(i));
+ *   fill vec[0..n-1], then ioctl(fd, EXMAP_IOC_ACTION, &action);
+ *
+ * See docs/api.md for the full reference.
+ */
+#ifndef _UAPI_LINUX_EXMAP_H
+#define _UAPI_LINUX_EXMAP_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+
+#define EXMAP_API_VERSION	1
+
+/* Size of one frame and one area page: frames are always 4 KiB. */
+#define EXMAP_PAGE_SIZE		4096ULL
+
+/* Most interfaces one context may have. */
+#define EXMAP_MAX_INTERFACES	1024
+
+/* Most entries in one interface vector (one call). */
+#define EXMAP_VEC_MAX		512
+
+/* Most pages one vector entry may cover. */
+#define EXMAP_ENTRY_MAX_PAGES	512
+
+/* Most pages one area may have: a page index is a __u32 (16 TiB). */
+#define EXMAP_AREA_MAX_PAGES	(1ULL << 32)
+
+/*
+ * mmap offsets. The area is mapped at offset 0, interface i at
+ * EXMAP_OFF_INTERFACE(i), with a length of exactly EXMAP_INTERFACE_SIZE.
+ */
+#define EXMAP_OFF_AREA		0ULL
+#define EXMAP_INTERFACE_SIZE	EXMAP_PAGE_SIZE
+#define EXMAP_OFF_INTERFACE(i)	(((__u64)(i) + 1) * EXMAP_INTERFACE_SIZE)
+
+/*
+ * struct exmap_setup - argument of EXMAP_IOC_SETUP; once per context.
+ *
+ * @pool_size:	in: most frames (4 KiB pages) the context may hold at once,
+ *		mapped or free. Frames are taken from the system lazily, up to
+ *		this number, and given back when the context is released.
+ *		1 .. EXMAP_AREA_MAX_PAGES.
+ * @nr_interfaces: in: number of interfaces, 1 .. EXMAP_MAX_INTERFACES.
+ * @backing_fd:	in: file descriptor of the backing store for READ and
+ *		WRITE, or -1 for none. The module keeps its own reference.
+ * @flags:	in: EXMAP_SETUP_* flags; unknown bits give EINVAL.
+ * @backing_offset: in: byte offset on the backing store of area page 0;
+ *		a multiple of EXMAP_PAGE_SIZE. Must be 0 without a backing fd.
+ * @resv:	in: must be zero.
+ * @api:	out: EXMAP_API_VERSION of the module.
+ * @ioctls:	out: bit (1 << _EXMAP_<CMD>) set for every ioctl this module
+ *		supports.
+ */
+struct exmap_setup {
+	__u64 pool_size;
+	__u32 nr_interfaces;
+	__s32 backing_fd;
+	__u64 flags;
+	__u64 backing_offset;
+	__u64 resv[4];
+	__u64 api;
+	__u64 ioctls;
+};
+
+/*
+ * Opcodes of EXMAP_IOC_ACTION. Each works on the calling interface's
+ * vector; see docs/api.md for the exact semantics of each.
+ */
+enum {
+	/* Map a fresh frame at every unmapped page of each entry. */
+	EXMAP_OP_ALLOC = 0,
+	/* Unmap every mapped page of each entry and give its frame back. */
+	EXMAP_OP_FREE = 1,
+	/* Allocate, then fill the new frames from the backing store. */
+	EXMAP_OP_READ = 2,
+	/* Write the mapped pages of each entry to the backing store. */
+	EXMAP_OP_WRITE = 3,
+	EXMAP_OP_MAX
+};
+
+/*
+ * struct exmap_iov - one entry of an interface vector (8 bytes).
+ *
+ * An interface page holds EXMAP_VEC_MAX of them.
+ *
+ * @page:	in: index of the first area page of the entry.
+ * @len:	in: number of pages, 1 .. EXMAP_ENTRY_MAX_PAGES.
+ * @res:	out: written by every call that gets past validation: the
+ *		number of pages the entry changed (>= 0), or -errno if the
+ *		entry failed. See docs/api.md.
+ */
+struct exmap_iov {
+	__u32 page;
+	__u16 len;
+	__s16 res;
+};
+
+/*
+ * struct exmap_action - argument of EXMAP_IOC_ACTION.
+ *
+ * @interface:	in: interface whose vector holds the entries.
+ * @nr:		in: number of entries, 1 .. EXMAP_VEC_MAX.
+ * @opcode:	in: EXMAP_OP_*.
+ * @flags:	in: must be zero.
+ *
+ * Returns -1 with errno when the call as a whole is refused: nothing was
+ * done and no entry was changed, except that the first invalid entry gets
+ * res = -EINVAL. Otherwise returns the number of entries that failed
+ * (0: all succeeded); each entry's res says what happened to it.
+ */
+struct exmap_action {
+	__u32 interface;
+	__u32 nr;
+	__u32 opcode;
+	__u32 flags;
+};
+
+/*
+ * struct exmap_stats - argument of EXMAP_IOC_STATS; a snapshot of the
+ * context's counters. Page counts are in frames (4 KiB).
+ *
+ * @pool_size:	the pool size given at SETUP.
+ * @frames_taken: frames taken from the system and not yet given back.
+ * @frames_in_use: frames mapped in the area.
+ * @frames_free: frames taken and not mapped (frames_taken - frames_in_use
+ *		while no call is in flight).
+ * @alloc_pages: pages mapped by ALLOC and READ since SETUP.
+ * @free_pages:	pages unmapped by FREE since SETUP.
+ * @tlb_flushes: TLB shootdowns issued by FREE.
+ * @steals:	frames taken from another interface's free list.
+ * @read_pages, @read_calls: pages filled from the backing store, and calls.
+ * @write_pages, @write_calls: pages written to the backing store, and calls.
+ * @resv:	zero.
+ */
+struct exmap_stats {
+	__u64 pool_size;
+	__u64 frames_taken;
+	__u64 frames_in_use;
+	__u64 frames_free;
+	__u64 alloc_pages;
+	__u64 free_pages;
+	__u64 tlb_flushes;
+	__u64 steals;
+	__u64 read_pages;
+	__u64 read_calls;
+	__u64 write_pages;
+	__u64 write_calls;
+	__u64 resv[4];
+};
+
+#define EXMAP_IOC_MAGIC		0xE7
+
+#define _EXMAP_SETUP		0x00
+#define _EXMAP_ACTION		0x01
+#define _EXMAP_STATS		0x02
+
+#define EXMAP_IOC_SETUP		_IOWR(EXMAP_IOC_MAGIC, _EXMAP_SETUP, \
+				      struct exmap_setup)
+#define EXMAP_IOC_ACTION	_IOW(EXMAP_IOC_MAGIC, _EXMAP_ACTION, \
+				     struct exmap_action)
+#define EXMAP_IOC_STATS		_IOR(EXMAP_IOC_MAGIC, _EXMAP_STATS, \
+				     struct exmap_stats)
+
+#endif /* _UAPI_LINUX_EXMAP_H */
