@@ -1,0 +1,75 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# make            module and user programs; the module for the running kernel
+#                 when its headers are installed, else for the harness kernel
+# make check      host unit tests, then the guest test suite in the VM
+# make guest      what the VM harness packs: exmap/exmap.ko and build/bin/*
+# make bench      the benchmarks, in one guest boot
+# make checkpatch the module against the kernel's coding style
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+CFLAGS += -std=c11 -Wall -Wextra -Werror -Iinclude -pthread
+LDLIBS += -pthread
+
+BUILD := build
+BIN := $(BUILD)/bin
+OBJ := $(BUILD)/obj
+
+# The harness kernel: the newest Debian kernel whose headers are installed.
+HARNESS_KDIR := $(lastword $(sort $(wildcard /usr/src/linux-headers-*-amd64)))
+RUNNING_KDIR := /lib/modules/$(shell uname -r)/build
+KDIR ?= $(if $(wildcard $(RUNNING_KDIR)/Makefile),$(RUNNING_KDIR),$(HARNESS_KDIR))
+
+TEST_HELPERS := $(OBJ)/test/helpers.o
+SUITE_SRCS := $(sort $(wildcard test/suite/*.c))
+SUITE_PROGS := $(SUITE_SRCS:test/suite/%.c=$(BIN)/exmap-test-%)
+GUEST_PROGS := $(BIN)/test-exmap $(SUITE_PROGS) $(BIN)/bench-alloc
+
+all: module tools
+
+module:
+	$(MAKE) -C exmap KDIR=$(KDIR)
+
+# The guest always runs the harness kernel.
+guest-module:
+	$(MAKE) -C exmap KDIR=$(HARNESS_KDIR)
+
+tools: $(GUEST_PROGS)
+
+guest: guest-module tools
+
+$(OBJ)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BIN)/test-exmap: $(OBJ)/test/test-exmap.o $(TEST_HELPERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/exmap-test-%: $(OBJ)/test/suite/%.o $(TEST_HELPERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+
+$(BIN)/bench-alloc: $(OBJ)/bench/bench-alloc.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(OBJ)/test/%.o $(OBJ)/test/suite/%.o $(OBJ)/bench/%.o: include/linux/exmap.h test/helpers.h
+
+check: tools
+	tools/vm/run.sh -- exmap-run-tests.sh
+
+bench: guest
+	EXMAP_VM_NOBUILD=1 tools/vm/run.sh -- bench-alloc
+
+CHECKPATCH ?= $(firstword $(wildcard /opt/linux-src/linux-source-6.1/scripts/checkpatch.pl))
+
+checkpatch:
+	tools/checkpatch.sh
+
+clean:
+	$(MAKE) -C exmap KDIR=$(HARNESS_KDIR) clean
+	rm -rf $(BUILD)
+
+.PHONY: all module guest-module tools guest check bench checkpatch clean

@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: GPL-2.0
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+int t_open(void)
+{
+	int fd = open("/dev/exmap", O_RDWR | O_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+int t_setup(int fd, uint64_t pool_size, uint32_t nr_interfaces)
+{
+	struct exmap_setup s = {
+		.pool_size = pool_size,
+		.nr_interfaces = nr_interfaces,
+		.backing_fd = -1,
+	};
+
+	return ioctl(fd, EXMAP_IOC_SETUP, &s) ? -errno : 0;
+}
+
+void *t_map_area(int fd, size_t pages)
+{
+	void *p = mmap(NULL, pages * T_PAGE, PROT_READ | PROT_WRITE,
+		       MAP_SHARED, fd, EXMAP_OFF_AREA);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+struct exmap_iov *t_map_interface(int fd, unsigned int idx)
+{
+	void *p = mmap(NULL, EXMAP_INTERFACE_SIZE, PROT_READ | PROT_WRITE,
+		       MAP_SHARED, fd, EXMAP_OFF_INTERFACE(idx));
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+int t_action(int fd, unsigned int interface, unsigned int opcode,
+	     unsigned int nr)
+{
+	struct exmap_action a = {
+		.interface = interface,
+		.nr = nr,
+		.opcode = opcode,
+	};
+	int ret = ioctl(fd, EXMAP_IOC_ACTION, &a);
+
+	return ret < 0 ? -errno : ret;
+}
+
+int t_stats(int fd, struct exmap_stats *st)
+{
+	return ioctl(fd, EXMAP_IOC_STATS, st) ? -errno : 0;
+}
+
+void t_fill_vec(struct exmap_iov *vec, unsigned int nr, uint32_t first,
+		uint32_t stride, uint16_t len)
+{
+	for (unsigned int i = 0; i < nr; i++) {
+		vec[i].page = first + i * stride;
+		vec[i].len = len;
+		vec[i].res = 0;
+	}
+}
+
+static sigjmp_buf t_fault_jmp;
+
+static void t_fault_handler(int sig)
+{
+	(void)sig;
+	siglongjmp(t_fault_jmp, 1);
+}
+
+static int t_probe(const volatile void *raddr, volatile void *waddr)
+{
+	struct sigaction sa = { .sa_handler = t_fault_handler }, old;
+	volatile int faulted = 0;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGSEGV, &sa, &old);
+	if (sigsetjmp(t_fault_jmp, 1) == 0) {
+		if (raddr)
+			(void)*(const volatile char *)raddr;
+		else
+			*(volatile char *)waddr = 1;
+	} else {
+		faulted = 1;
+	}
+	sigaction(SIGSEGV, &old, NULL);
+	return faulted;
+}
+
+int t_read_faults(const volatile void *addr)
+{
+	return t_probe(addr, NULL);
+}
+
+int t_write_faults(volatile void *addr)
+{
+	return t_probe(NULL, addr);
+}
+
+long t_mem_free_kb(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[256];
+	long kb = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "MemFree: %ld kB", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return kb;
+}

@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Description: several threads ALLOC, write their own pattern, verify it
+ * and FREE, at once, on their own interfaces and then crossing interfaces
+ * (allocate on one, free on another) with a pool too small for all of them,
+ * so that frames move between interfaces. At the end every frame is free
+ * and the counters add up.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "../helpers.h"
+
+#define THREADS		4
+#define REGION		4096	/* pages of area per thread */
+#define ROUNDS		60
+
+struct shared {
+	int fd;
+	char *area;
+	int cross;		/* free on the next thread's interface */
+	pthread_barrier_t barrier;
+};
+
+struct worker {
+	struct shared *sh;
+	unsigned int id;
+	unsigned long pages;
+	unsigned long enomem;
+	const char *error;
+};
+
+static uint64_t pattern(unsigned int id, unsigned int round, uint32_t page)
+{
+	return ((uint64_t)id << 48) ^ ((uint64_t)round << 32) ^ page ^
+	       0x5a5a5a5a5a5aULL;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct shared *sh = w->sh;
+	unsigned int alloc_if = w->id;
+	unsigned int free_if = sh->cross ? (w->id + 1) % THREADS : w->id;
+	struct exmap_iov *av = t_map_interface(sh->fd, alloc_if);
+	struct exmap_iov *fv = t_map_interface(sh->fd, free_if);
+	unsigned int seed = w->id * 7919 + 1;
+
+	if (!av || !fv) {
+		w->error = "map interface";
+		return NULL;
+	}
+	for (unsigned int round = 0; round < ROUNDS && !w->error; round++) {
+		unsigned int nr = 1 + rand_r(&seed) % 64;
+		struct exmap_iov vec[64];
+		int ret;
+
+		/* Random non-overlapping entries inside the own region. */
+		for (unsigned int i = 0; i < nr; i++) {
+			vec[i].page = w->id * REGION + i * (REGION / 64) +
+				      rand_r(&seed) % 32;
+			vec[i].len = 1 + rand_r(&seed) % 30;
+			vec[i].res = 0;
+		}
+		memcpy(av, vec, nr * sizeof(vec[0]));
+		ret = t_action(sh->fd, alloc_if, EXMAP_OP_ALLOC, nr);
+		if (ret < 0) {
+			w->error = "ALLOC refused";
+			break;
+		}
+		for (unsigned int i = 0; i < nr; i++) {
+			vec[i].res = av[i].res;
+			if (vec[i].res == -ENOMEM) {
+				w->enomem++;
+				continue;
+			}
+			if (vec[i].res != vec[i].len) {
+				w->error = "ALLOC entry result";
+				break;
+			}
+			for (uint32_t p = 0; p < vec[i].len; p++) {
+				uint64_t *q = (uint64_t *)(sh->area +
+					(size_t)(vec[i].page + p) * T_PAGE);
+
+				for (int k = 0; k < 512; k += 64)
+					q[k] = pattern(w->id, round,
+						       vec[i].page + p);
+			}
+		}
+		sched_yield();
+		for (unsigned int i = 0; i < nr && !w->error; i++) {
+			if (vec[i].res < 0)
+				continue;
+			for (uint32_t p = 0; p < vec[i].len; p++) {
+				uint64_t *q = (uint64_t *)(sh->area +
+					(size_t)(vec[i].page + p) * T_PAGE);
+
+				for (int k = 0; k < 512; k += 64) {
+					if (q[k] != pattern(w->id, round,
+							    vec[i].page + p))
+						w->error = "pattern changed";
+				}
+			}
+			w->pages += vec[i].len;
+		}
+		memcpy(fv, vec, nr * sizeof(vec[0]));
+		ret = t_action(sh->fd, free_if, EXMAP_OP_FREE, nr);
+		if (ret != 0) {
+			w->error = "FREE failed";
+			break;
+		}
+		for (unsigned int i = 0; i < nr; i++) {
+			int want = vec[i].res < 0 ? 0 : vec[i].len;
+
+			if (fv[i].res != want)
+				w->error = "FREE entry result";
+		}
+	}
+	return NULL;
+}
+
+static void run(uint64_t pool, int cross, unsigned long *enomem)
+{
+	struct worker w[THREADS];
+	pthread_t tid[THREADS];
+	struct shared sh = { .cross = cross };
+	struct exmap_stats st;
+	unsigned long pages = 0;
+
+	sh.fd = t_open();
+	assert_true(sh.fd >= 0);
+	assert_int_equal(t_setup(sh.fd, pool, THREADS), 0);
+	sh.area = t_map_area(sh.fd, THREADS * REGION);
+	assert_non_null(sh.area);
+
+	for (int i = 0; i < THREADS; i++) {
+		w[i] = (struct worker){ .sh = &sh, .id = i };
+		assert_int_equal(pthread_create(&tid[i], NULL, worker_main,
+						&w[i]), 0);
+	}
+	*enomem = 0;
+	for (int i = 0; i < THREADS; i++) {
+		pthread_join(tid[i], NULL);
+		if (w[i].error)
+			fail_msg("thread %d: %s", i, w[i].error);
+		pages += w[i].pages;
+		*enomem += w[i].enomem;
+	}
+
+	assert_int_equal(t_stats(sh.fd, &st), 0);
+	assert_int_equal(st.frames_in_use, 0);
+	assert_int_equal(st.alloc_pages, st.free_pages);
+	assert_int_equal(st.alloc_pages, pages);
+	assert_true(st.frames_taken <= pool);
+	assert_int_equal(st.frames_free, st.frames_taken);
+	if (cross)
+		assert_true(st.steals > 0 || st.frames_taken < pool);
+	munmap(sh.area, THREADS * REGION * T_PAGE);
+	close(sh.fd);
+}
+
+static void test_own_interfaces(void **state)
+{
+	unsigned long enomem;
+
+	(void)state;
+	/* Room for every thread's largest round: no entry may fail. */
+	run(THREADS * 64 * 30, 0, &enomem);
+	assert_int_equal(enomem, 0);
+}
+
+static void test_crossing_small_pool(void **state)
+{
+	unsigned long enomem;
+
+	(void)state;
+	/* Too small for all: entries fail with ENOMEM and nothing leaks. */
+	run(600, 1, &enomem);
+	printf("entries refused for want of frames: %lu\n", enomem);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_own_interfaces),
+		cmocka_unit_test(test_crossing_small_pool),
+	};
+	int fd = t_open();
+
+	if (fd < 0) {
+		printf("no /dev/exmap: skipped\n");
+		return T_EXIT_SKIP;
+	}
+	close(fd);
+	return cmocka_run_group_tests_name("stress", tests, NULL, NULL);
+}

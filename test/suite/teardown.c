@@ -1,0 +1,372 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Description: every way a context or part of its area goes away gives all
+ * frames back: munmap (whole and in part), close, process exit, exit while
+ * other threads are inside ALLOC or FREE, a kill, and fork. Checked through
+ * the counters where the context lives on, and through the machine's free
+ * memory where it does not. The runner checks the kernel log afterwards.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "../helpers.h"
+
+/* Big enough to stand out of the noise in MemFree: 64 MiB. */
+#define BIG_FRAMES	16384
+#define BIG_KB		(BIG_FRAMES * 4)
+
+struct ctx {
+	int fd;
+	char *area;
+	size_t pages;
+	struct exmap_iov *vec;
+};
+
+static void ctx_open(struct ctx *c, uint64_t pool, unsigned int ifaces,
+		     size_t pages)
+{
+	c->fd = t_open();
+	assert_true(c->fd >= 0);
+	assert_int_equal(t_setup(c->fd, pool, ifaces), 0);
+	c->pages = pages;
+	c->area = t_map_area(c->fd, pages);
+	assert_non_null(c->area);
+	c->vec = t_map_interface(c->fd, 0);
+	assert_non_null(c->vec);
+}
+
+/* Maps @n pages from @first in 512-page entries and writes each one. */
+static void alloc_range(struct ctx *c, uint32_t first, uint32_t n)
+{
+	uint32_t done = 0;
+
+	while (done < n) {
+		unsigned int nr = 0;
+
+		while (nr < EXMAP_VEC_MAX && done < n) {
+			uint32_t len = n - done < 512 ? n - done : 512;
+
+			c->vec[nr].page = first + done;
+			c->vec[nr].len = len;
+			done += len;
+			nr++;
+		}
+		assert_int_equal(t_action(c->fd, 0, EXMAP_OP_ALLOC, nr), 0);
+	}
+	for (uint32_t p = 0; p < n; p++)
+		c->area[(first + p) * T_PAGE] = (char)(p | 1);
+}
+
+static uint64_t in_use(int fd)
+{
+	struct exmap_stats st;
+
+	assert_int_equal(t_stats(fd, &st), 0);
+	assert_int_equal(st.frames_free, st.frames_taken - st.frames_in_use);
+	return st.frames_in_use;
+}
+
+/* MemFree is back within a quarter of what the child held. */
+static void assert_memory_back(long before_kb)
+{
+	long after_kb = 0;
+
+	/* Freed pages may sit on per-CPU lists for a moment. */
+	for (int i = 0; i < 50; i++) {
+		after_kb = t_mem_free_kb();
+		if (after_kb > before_kb - BIG_KB / 4)
+			break;
+		usleep(20000);
+	}
+	if (after_kb <= before_kb - BIG_KB / 4)
+		fail_msg("MemFree %ld kB before, %ld kB after", before_kb,
+			 after_kb);
+}
+
+static void test_munmap_whole(void **state)
+{
+	struct ctx c;
+
+	(void)state;
+	ctx_open(&c, 4096, 1, 8192);
+	alloc_range(&c, 100, 3000);
+	assert_int_equal(in_use(c.fd), 3000);
+	assert_int_equal(munmap(c.area, c.pages * T_PAGE), 0);
+	assert_int_equal(in_use(c.fd), 0);
+	/* The area is gone for good: no second one, no more actions. */
+	assert_int_equal(t_action(c.fd, 0, EXMAP_OP_ALLOC, 1), -EINVAL);
+	close(c.fd);
+}
+
+static void test_munmap_part(void **state)
+{
+	struct ctx c;
+
+	(void)state;
+	ctx_open(&c, 4096, 1, 4096);
+	alloc_range(&c, 0, 2048);
+	/* A hole of 300 pages in the middle of what is mapped. */
+	assert_int_equal(munmap(c.area + 1000 * T_PAGE, 300 * T_PAGE), 0);
+	assert_int_equal(in_use(c.fd), 2048 - 300);
+	for (uint32_t p = 0; p < 2048; p++) {
+		if (p >= 1000 && p < 1300)
+			continue;
+		assert_int_equal(c.area[p * T_PAGE], (char)(p | 1));
+	}
+	/* Entries in or across the hole are refused; around it they work. */
+	t_fill_vec(c.vec, 1, 1100, 0, 1);
+	assert_int_equal(t_action(c.fd, 0, EXMAP_OP_ALLOC, 1), -EINVAL);
+	t_fill_vec(c.vec, 1, 990, 0, 20);
+	assert_int_equal(t_action(c.fd, 0, EXMAP_OP_FREE, 1), -EINVAL);
+	assert_int_equal(in_use(c.fd), 2048 - 300);
+	t_fill_vec(c.vec, 2, 900, 500, 100);
+	assert_int_equal(t_action(c.fd, 0, EXMAP_OP_FREE, 2), 0);
+	assert_int_equal(c.vec[0].res, 100);
+	assert_int_equal(c.vec[1].res, 100);
+	assert_int_equal(in_use(c.fd), 2048 - 500);
+	/* Shrinking the area from its end gives those frames back too. */
+	assert_int_equal(munmap(c.area + 2000 * T_PAGE, 2096 * T_PAGE), 0);
+	assert_int_equal(in_use(c.fd), 2000 - 500);
+	assert_int_equal(munmap(c.area, 1000 * T_PAGE), 0);
+	assert_int_equal(munmap(c.area + 1300 * T_PAGE, 700 * T_PAGE), 0);
+	assert_int_equal(in_use(c.fd), 0);
+	close(c.fd);
+}
+
+static void test_mprotect_split(void **state)
+{
+	struct ctx c;
+
+	(void)state;
+	ctx_open(&c, 1024, 1, 1024);
+	alloc_range(&c, 0, 1024);
+	/* Read-only in the middle splits the VMA in three. */
+	assert_int_equal(mprotect(c.area + 100 * T_PAGE, 100 * T_PAGE,
+				  PROT_READ), 0);
+	assert_int_equal(c.area[150 * T_PAGE], (char)(150 | 1));
+	assert_true(t_write_faults(c.area + 150 * T_PAGE));
+	/* FREE across the pieces of one area is still one call. */
+	t_fill_vec(c.vec, 1, 50, 0, 200);
+	assert_int_equal(t_action(c.fd, 0, EXMAP_OP_FREE, 1), -EINVAL);
+	t_fill_vec(c.vec, 3, 50, 100, 50);
+	assert_int_equal(t_action(c.fd, 0, EXMAP_OP_FREE, 3), 0);
+	assert_int_equal(in_use(c.fd), 1024 - 150);
+	assert_int_equal(munmap(c.area, 1024 * T_PAGE), 0);
+	assert_int_equal(in_use(c.fd), 0);
+	close(c.fd);
+}
+
+static void test_close_then_munmap(void **state)
+{
+	long before = t_mem_free_kb();
+	struct ctx c;
+
+	(void)state;
+	ctx_open(&c, BIG_FRAMES, 1, BIG_FRAMES);
+	alloc_range(&c, 0, BIG_FRAMES);
+	close(c.fd);
+	/* The mappings keep the context alive after close. */
+	assert_int_equal(c.area[(BIG_FRAMES - 1) * T_PAGE],
+			 (char)((BIG_FRAMES - 1) | 1));
+	munmap(c.vec, T_PAGE);
+	munmap(c.area, c.pages * T_PAGE);
+	assert_memory_back(before);
+}
+
+static void run_child(void (*body)(void), int expect_signal)
+{
+	long before = t_mem_free_kb();
+	int status;
+	pid_t pid;
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		body();
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (expect_signal) {
+		assert_true(WIFSIGNALED(status));
+		assert_int_equal(WTERMSIG(status), expect_signal);
+	} else {
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	assert_memory_back(before);
+}
+
+static void exit_with_pages(void)
+{
+	struct ctx c;
+
+	ctx_open(&c, BIG_FRAMES, 1, BIG_FRAMES);
+	alloc_range(&c, 0, BIG_FRAMES);
+	/* Exit without munmap or close. */
+}
+
+static void test_exit(void **state)
+{
+	(void)state;
+	run_child(exit_with_pages, 0);
+}
+
+struct busy {
+	struct ctx *c;
+	unsigned int iface;
+};
+
+/* Loops ALLOC and FREE of 512 pages on its own interface until killed. */
+static void *alloc_free_forever(void *arg)
+{
+	struct busy *b = arg;
+	struct exmap_iov *vec = t_map_interface(b->c->fd, b->iface);
+	uint32_t base = BIG_FRAMES / 2 + (b->iface - 1) * EXMAP_VEC_MAX;
+
+	if (!vec)
+		_exit(3);
+	t_fill_vec(vec, EXMAP_VEC_MAX, base, 1, 1);
+	for (;;) {
+		if (t_action(b->c->fd, b->iface, EXMAP_OP_ALLOC,
+			     EXMAP_VEC_MAX) < 0 ||
+		    t_action(b->c->fd, b->iface, EXMAP_OP_FREE,
+			     EXMAP_VEC_MAX) < 0)
+			_exit(4);
+	}
+	return NULL;
+}
+
+static void start_busy(struct ctx *c, struct busy *b, pthread_t *tid,
+		       int n)
+{
+	for (int i = 0; i < n; i++) {
+		b[i] = (struct busy){ .c = c, .iface = 1 + i };
+		if (pthread_create(&tid[i], NULL, alloc_free_forever, &b[i]))
+			_exit(5);
+	}
+}
+
+static void exit_while_busy(void)
+{
+	struct busy b[3];
+	pthread_t tid[3];
+	struct ctx c;
+
+	ctx_open(&c, BIG_FRAMES, 4, BIG_FRAMES);
+	alloc_range(&c, 0, BIG_FRAMES / 2);
+	start_busy(&c, b, tid, 3);
+	usleep(300000);
+	/* exit_group while the others are inside ALLOC or FREE. */
+	exit(0);
+}
+
+static void test_exit_while_busy(void **state)
+{
+	(void)state;
+	run_child(exit_while_busy, 0);
+}
+
+static void killed_while_busy(void)
+{
+	struct busy b[2];
+	pthread_t tid[2];
+	struct ctx c;
+
+	ctx_open(&c, BIG_FRAMES, 4, BIG_FRAMES);
+	alloc_range(&c, 0, BIG_FRAMES / 2);
+	start_busy(&c, b, tid, 2);
+	usleep(200000);
+	kill(getpid(), SIGKILL);
+}
+
+static void test_kill_while_busy(void **state)
+{
+	(void)state;
+	run_child(killed_while_busy, SIGKILL);
+}
+
+static void test_fork(void **state)
+{
+	struct ctx c;
+	int status;
+	pid_t pid;
+
+	(void)state;
+	ctx_open(&c, 1024, 1, 1024);
+	alloc_range(&c, 0, 1024);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* Neither the area nor the interface came along. */
+		int ok = t_read_faults(c.area) && t_read_faults(c.vec) &&
+			 t_action(c.fd, 0, EXMAP_OP_FREE, 1) == -ENXIO;
+		_exit(ok ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* The parent's pages are untouched. */
+	for (uint32_t p = 0; p < 1024; p++)
+		assert_int_equal(c.area[p * T_PAGE], (char)(p | 1));
+	assert_int_equal(in_use(c.fd), 1024);
+	munmap(c.area, c.pages * T_PAGE);
+	assert_int_equal(in_use(c.fd), 0);
+	close(c.fd);
+}
+
+static void many_contexts(void)
+{
+	struct ctx c[16];
+
+	for (int i = 0; i < 16; i++) {
+		ctx_open(&c[i], BIG_FRAMES / 16, 1, BIG_FRAMES / 16);
+		alloc_range(&c[i], 0, BIG_FRAMES / 16);
+	}
+	/* Half closed by hand, half by exit. */
+	for (int i = 0; i < 8; i++) {
+		munmap(c[i].area, c[i].pages * T_PAGE);
+		close(c[i].fd);
+	}
+}
+
+static void test_many_contexts(void **state)
+{
+	(void)state;
+	run_child(many_contexts, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_munmap_whole),
+		cmocka_unit_test(test_munmap_part),
+		cmocka_unit_test(test_mprotect_split),
+		cmocka_unit_test(test_close_then_munmap),
+		cmocka_unit_test(test_exit),
+		cmocka_unit_test(test_exit_while_busy),
+		cmocka_unit_test(test_kill_while_busy),
+		cmocka_unit_test(test_fork),
+		cmocka_unit_test(test_many_contexts),
+	};
+	int fd = t_open();
+
+	if (fd < 0) {
+		printf("no /dev/exmap: skipped\n");
+		return T_EXIT_SKIP;
+	}
+	close(fd);
+	return cmocka_run_group_tests_name("teardown", tests, NULL, NULL);
+}
