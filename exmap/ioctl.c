@@ -21,6 +21,7 @@
 
 static bool exmap_ready(struct exmap_ctx *ctx)
 {
+	/* Pairs with the release at the end of SETUP. */
 	return smp_load_acquire(&ctx->ready);
 }
 
@@ -92,6 +93,7 @@ static long exmap_ioctl_setup(struct exmap_ctx *ctx, void __user *arg)
 		ret = -EFAULT;
 		goto out_ifaces;
 	}
+	/* Publishes the interfaces and pool to lockless readers. */
 	smp_store_release(&ctx->ready, true);
 	mutex_unlock(&ctx->setup_lock);
 	return 0;

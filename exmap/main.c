@@ -90,6 +90,7 @@ static void exmap_show_fdinfo(struct seq_file *m, struct file *file)
 	struct exmap_ctx *ctx = file->private_data;
 	struct exmap_stats st;
 
+	/* Pairs with the release at the end of SETUP. */
 	if (!smp_load_acquire(&ctx->ready))
 		return;
 	exmap_stats_fill(ctx, &st);
