@@ -106,57 +106,57 @@ static unsigned int exmap_count_failed(struct exmap_entry *entries,
 }
 
 /*
- * The pool could not supply a frame for every page asked for. Learn how many
- * pages are really unmapped, then give frames to entries in order; an entry
- * that cannot have all it needs fails with -ENOMEM and changes nothing.
+ * The free lists hold fewer frames than the entries have pages. Count what
+ * is really unmapped, so that ALLOC over mapped pages takes nothing from
+ * the system; get the rest from the system or other interfaces; if still
+ * short, give frames to entries in order: an entry that cannot have all it
+ * needs fails with -ENOMEM and changes nothing.
  */
-static void exmap_alloc_ration(struct exmap_ctx *ctx,
-			       struct exmap_entry *entries, unsigned int nr,
-			       unsigned long frames)
+static unsigned long exmap_alloc_short(struct exmap_ctx *ctx,
+				       unsigned int ifidx, unsigned int nr,
+				       unsigned long got,
+				       struct list_head *frames)
 {
-	unsigned long need;
+	struct exmap_entry *entries = ctx->ifaces[ifidx].entries;
+	unsigned long need = 0, left;
 	unsigned int i;
 
 	exmap_pt_count_mapped(ctx->mm, ctx->area_start, entries, nr);
 	for (i = 0; i < nr; i++) {
-		need = entries[i].len - entries[i].res;
-		entries[i].res = 0;
-		if (need > frames) {
+		entries[i].res = entries[i].len - entries[i].res;
+		need += entries[i].res;
+	}
+	if (got < need)
+		got += exmap_pool_get(ctx, ifidx, need - got, frames);
+
+	left = got;
+	for (i = 0; i < nr; i++) {
+		if (entries[i].res > left) {
 			entries[i].res = -ENOMEM;
 			continue;
 		}
-		frames -= need;
+		left -= entries[i].res;
+		entries[i].res = 0;
 	}
+	return got;
 }
 
 static void exmap_alloc(struct exmap_ctx *ctx, unsigned int ifidx,
 			struct vm_area_struct *vma, unsigned int nr)
 {
 	struct exmap_entry *entries = ctx->ifaces[ifidx].entries;
-	unsigned long want = 0, got, mapped = 0;
+	unsigned long want = 0, got, mapped;
 	LIST_HEAD(frames);
 	unsigned int i;
-	int err;
 
 	for (i = 0; i < nr; i++)
 		want += entries[i].len;
-	got = exmap_pool_get(ctx, ifidx, want, &frames);
+	got = exmap_pool_get_free(ctx, ifidx, want, &frames);
 	if (got < want)
-		exmap_alloc_ration(ctx, entries, nr, got);
+		got = exmap_alloc_short(ctx, ifidx, nr, got, &frames);
 
-	err = exmap_pt_install(ctx->mm, vma->vm_page_prot, ctx->area_start,
-			       entries, nr, &frames);
-	for (i = 0; i < nr; i++) {
-		if (entries[i].res > 0)
-			mapped += entries[i].res;
-	}
-	if (err) {
-		/* A page table could not be allocated: fail what is left. */
-		for (i = 0; i < nr; i++) {
-			if (entries[i].res >= 0 && entries[i].res < entries[i].len)
-				entries[i].res = err;
-		}
-	}
+	mapped = exmap_pt_install(ctx->mm, vma->vm_page_prot, ctx->area_start,
+				  entries, nr, &frames);
 	atomic_long_add(mapped, &ctx->pool.in_use);
 	atomic64_add(mapped, &ctx->stats.alloc_pages);
 	exmap_pool_put(ctx, ifidx, &frames, got - mapped);

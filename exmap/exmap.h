@@ -120,9 +120,10 @@ long exmap_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
 long exmap_action(struct exmap_ctx *ctx, const struct exmap_action *act);
 
 /* pagetable.c */
-int exmap_pt_install(struct mm_struct *mm, pgprot_t prot,
-		     unsigned long area_start, struct exmap_entry *entries,
-		     unsigned int nr, struct list_head *frames);
+unsigned long exmap_pt_install(struct mm_struct *mm, pgprot_t prot,
+			       unsigned long area_start,
+			       struct exmap_entry *entries, unsigned int nr,
+			       struct list_head *frames);
 int exmap_pt_clear(struct mm_struct *mm, unsigned long area_start,
 		   struct exmap_entry *entries, unsigned int nr,
 		   struct list_head *frames);
@@ -136,6 +137,8 @@ void exmap_tlb_batch_end(struct vm_area_struct *vma, bool flush);
 /* pool.c */
 int exmap_pool_init(struct exmap_ctx *ctx, unsigned long size);
 void exmap_pool_destroy(struct exmap_ctx *ctx);
+unsigned long exmap_pool_get_free(struct exmap_ctx *ctx, unsigned int ifidx,
+				  unsigned long want, struct list_head *out);
 unsigned long exmap_pool_get(struct exmap_ctx *ctx, unsigned int ifidx,
 			     unsigned long want, struct list_head *out);
 void exmap_pool_put(struct exmap_ctx *ctx, unsigned int ifidx,

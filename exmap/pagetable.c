@@ -107,6 +107,10 @@ static unsigned int exmap_group(struct exmap_walk *w, unsigned int first,
 typedef int (*exmap_walk_fn)(struct exmap_walk *w, unsigned long start,
 			     unsigned long size);
 
+/*
+ * Runs @fn over each group. On an error, returns it and leaves w->cur at
+ * the first entry of the group that failed.
+ */
 static int exmap_walk_groups(struct exmap_walk *w, unsigned int nr,
 			     exmap_walk_fn fn)
 {
@@ -123,8 +127,10 @@ static int exmap_walk_groups(struct exmap_walk *w, unsigned int nr,
 		w->cur = i;
 		exmap_walk_load(w);
 		err = fn(w, start, end - start);
-		if (err)
+		if (err) {
+			w->cur = i;
 			return err;
+		}
 		i = w->end;
 		if (i < nr && need_resched())
 			cond_resched();
@@ -162,13 +168,15 @@ static int exmap_install_group(struct exmap_walk *w, unsigned long start,
 
 /*
  * Maps a frame from @frames at every unmapped page of the live entries.
- * Each entry's res is incremented per page mapped; @frames must hold at
- * least one frame per unmapped page. Returns 0 or -ENOMEM when a page table
- * could not be allocated (the entry being walked keeps the pages it got).
+ * Each entry's res counts the pages mapped for it; @frames must hold a
+ * frame for every unmapped page. Returns the number of pages mapped. When a
+ * page table cannot be allocated, the entries from the one being walked on
+ * get -ENOMEM; pages they already got stay mapped (and are counted).
  */
-int exmap_pt_install(struct mm_struct *mm, pgprot_t prot,
-		     unsigned long area_start, struct exmap_entry *entries,
-		     unsigned int nr, struct list_head *frames)
+unsigned long exmap_pt_install(struct mm_struct *mm, pgprot_t prot,
+			       unsigned long area_start,
+			       struct exmap_entry *entries, unsigned int nr,
+			       struct list_head *frames)
 {
 	struct exmap_walk w = {
 		.mm = mm,
@@ -177,8 +185,19 @@ int exmap_pt_install(struct mm_struct *mm, pgprot_t prot,
 		.entries = entries,
 		.frames = frames,
 	};
+	unsigned long mapped = 0;
+	unsigned int i;
+	int err;
 
-	return exmap_walk_groups(&w, nr, exmap_install_group);
+	err = exmap_walk_groups(&w, nr, exmap_install_group);
+	for (i = 0; i < nr; i++) {
+		if (!exmap_entry_live(&entries[i]))
+			continue;
+		mapped += entries[i].res;
+		if (err && i >= w.cur)
+			entries[i].res = err;
+	}
+	return mapped;
 }
 
 static int exmap_clear_pte(pte_t *ptep, unsigned long addr, void *data)

@@ -174,18 +174,32 @@ static unsigned long exmap_steal(struct exmap_ctx *ctx, unsigned int ifidx,
 }
 
 /*
- * Takes up to @want free frames for interface @ifidx and appends them to
- * @out. The frames are unmapped and not counted as in use. May sleep.
- * Returns how many it took; fewer than @want means the pool is exhausted.
+ * Takes up to @want free frames for interface @ifidx from the free lists
+ * only, and appends them to @out. The frames are unmapped and not counted
+ * as in use. Returns how many it took.
  */
-unsigned long exmap_pool_get(struct exmap_ctx *ctx, unsigned int ifidx,
-			     unsigned long want, struct list_head *out)
+unsigned long exmap_pool_get_free(struct exmap_ctx *ctx, unsigned int ifidx,
+				  unsigned long want, struct list_head *out)
 {
 	unsigned long n;
 
 	n = exmap_take_local(&ctx->ifaces[ifidx], want, out);
 	if (n < want)
 		n += exmap_take_global(&ctx->pool, want - n, out);
+	return n;
+}
+
+/*
+ * Like exmap_pool_get_free(), but when the free lists run dry also takes
+ * fresh frames from the system (up to the pool size) and then steals from
+ * other interfaces. May sleep. Fewer than @want: the pool is exhausted.
+ */
+unsigned long exmap_pool_get(struct exmap_ctx *ctx, unsigned int ifidx,
+			     unsigned long want, struct list_head *out)
+{
+	unsigned long n;
+
+	n = exmap_pool_get_free(ctx, ifidx, want, out);
 	if (n < want)
 		n += exmap_grow(&ctx->pool, want - n, out);
 	if (n < want)
