@@ -1,10 +1,12 @@
 # SPDX-License-Identifier: GPL-2.0
 #
+# make demo       the demo, in the VM (installs what it needs)
+# make check      host-side tests, then the guest test suite in the VM
+# make bench      the benchmarks, in one guest boot
 # make            module and user programs; the module for the running kernel
 #                 when its headers are installed, else for the harness kernel
-# make check      host unit tests, then the guest test suite in the VM
 # make guest      what the VM harness packs: exmap/exmap.ko and build/bin/*
-# make bench      the benchmarks, in one guest boot
+# make deps       install the Debian packages everything needs
 # make checkpatch the module against the kernel's coding style
 
 CC ?= cc
@@ -57,13 +59,19 @@ $(BIN)/bench-alloc: $(OBJ)/bench/bench-alloc.o
 
 $(OBJ)/test/%.o $(OBJ)/test/suite/%.o $(OBJ)/bench/%.o: include/linux/exmap.h test/helpers.h
 
-check: tools
+deps:
+	tools/deps.sh
+
+# tools/vm/run.sh installs packages and runs `make guest` itself.
+check: deps checkpatch
+	tools/vm/selftest.sh
 	tools/vm/run.sh -- exmap-run-tests.sh
 
-bench: guest
-	EXMAP_VM_NOBUILD=1 tools/vm/run.sh -- bench-alloc
+demo: deps
+	tools/vm/run.sh -- 'test-exmap && bench-alloc -s 1'
 
-CHECKPATCH ?= $(firstword $(wildcard /opt/linux-src/linux-source-6.1/scripts/checkpatch.pl))
+bench: deps
+	tools/vm/run.sh -- bench-alloc
 
 checkpatch:
 	tools/checkpatch.sh
@@ -72,4 +80,4 @@ clean:
 	$(MAKE) -C exmap KDIR=$(HARNESS_KDIR) clean
 	rm -rf $(BUILD)
 
-.PHONY: all module guest-module tools guest check bench checkpatch clean
+.PHONY: all module guest-module tools guest deps check demo bench checkpatch clean

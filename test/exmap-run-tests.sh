@@ -39,5 +39,5 @@ for t in "$@"; do
 done
 
 [ -n "$failed_names" ] && echo "failed:$failed_names"
-echo "guest tests: $passed passed, $failed failed, $skipped skipped"
+echo "tests: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
