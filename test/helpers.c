@@ -19,6 +19,18 @@ int t_open(void)
 	return fd < 0 ? -errno : fd;
 }
 
+int t_have_device(void)
+{
+	int fd = t_open();
+
+	if (fd < 0) {
+		printf("no /dev/exmap (%s): skipped\n", strerror(-fd));
+		return 0;
+	}
+	close(fd);
+	return 1;
+}
+
 int t_setup(int fd, uint64_t pool_size, uint32_t nr_interfaces)
 {
 	struct exmap_setup s = {

@@ -18,6 +18,8 @@
 
 #define T_PAGE		((size_t)EXMAP_PAGE_SIZE)
 
+/* True if /dev/exmap can be opened; says why not when it cannot. */
+int t_have_device(void);
 /* Opens /dev/exmap; returns the fd, or -errno. */
 int t_open(void);
 /* SETUP with no backing store; returns 0 or -errno. */
