@@ -9,6 +9,7 @@
  * failed.
  */
 #include <linux/mm.h>
+#include <linux/mmu_notifier.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 
@@ -121,7 +122,7 @@ static unsigned long exmap_alloc_short(struct exmap_ctx *ctx,
 	unsigned long need = 0, left;
 	unsigned int i;
 
-	exmap_pt_count_mapped(ctx->mm, ctx->area_start, entries, nr);
+	exmap_pt_collect(ctx->mm, ctx->area_start, entries, nr, NULL, NULL);
 	for (i = 0; i < nr; i++) {
 		entries[i].res = entries[i].len - entries[i].res;
 		need += entries[i].res;
@@ -155,8 +156,8 @@ static void exmap_alloc(struct exmap_ctx *ctx, unsigned int ifidx,
 	if (got < want)
 		got = exmap_alloc_short(ctx, ifidx, nr, got, &frames);
 
-	mapped = exmap_pt_install(ctx->mm, vma->vm_page_prot, ctx->area_start,
-				  entries, nr, &frames);
+	mapped = exmap_pt_install(ctx->mm, ctx->area_start, entries, nr,
+				  &frames, NULL, NULL);
 	atomic_long_add(mapped, &ctx->pool.in_use);
 	atomic64_add(mapped, &ctx->stats.alloc_pages);
 	exmap_pool_put(ctx, ifidx, &frames, got - mapped);
@@ -170,15 +171,29 @@ static void exmap_free(struct exmap_ctx *ctx, unsigned int ifidx,
 	unsigned long freed = 0;
 	LIST_HEAD(frames);
 	unsigned int i;
+	int err;
 
 	exmap_tlb_batch_begin(mm);
-	/* Walking existing page tables allocates nothing and cannot fail. */
-	exmap_pt_clear(mm, ctx->area_start, entries, nr, &frames);
+	err = exmap_pt_clear(mm, ctx->area_start, entries, nr, &frames);
 	for (i = 0; i < nr; i++)
 		freed += entries[i].res;
+	if (freed && mm_has_notifiers(mm)) {
+		/* Secondary MMUs (KVM, SVA) must hear of every entry. */
+		for (i = 0; i < nr; i++)
+			exmap_tlb_notify(mm, exmap_entry_addr(ctx,
+							      entries[i].page),
+					 entries[i].len);
+	}
 	exmap_tlb_batch_end(vma, freed);
 	if (freed)
 		atomic64_inc(&ctx->stats.tlb_flushes);
+	if (err) {
+		/* Walking a gap in the page tables needed memory. */
+		for (i = 0; i < nr; i++) {
+			if (entries[i].res < entries[i].len)
+				entries[i].res = err;
+		}
+	}
 
 	atomic_long_sub(freed, &ctx->pool.in_use);
 	atomic64_add(freed, &ctx->stats.free_pages);

@@ -120,22 +120,27 @@ long exmap_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
 long exmap_action(struct exmap_ctx *ctx, const struct exmap_action *act);
 
 /* pagetable.c */
-unsigned long exmap_pt_install(struct mm_struct *mm, pgprot_t prot,
+struct bio_vec;
+unsigned long exmap_pt_install(struct mm_struct *mm,
 			       unsigned long area_start,
 			       struct exmap_entry *entries, unsigned int nr,
-			       struct list_head *frames);
+			       struct list_head *frames, struct bio_vec *slots,
+			       const u32 *first_slot);
 int exmap_pt_clear(struct mm_struct *mm, unsigned long area_start,
 		   struct exmap_entry *entries, unsigned int nr,
 		   struct list_head *frames);
-int exmap_pt_count_mapped(struct mm_struct *mm, unsigned long area_start,
-			  struct exmap_entry *entries, unsigned int nr);
+int exmap_pt_collect(struct mm_struct *mm, unsigned long area_start,
+		     struct exmap_entry *entries, unsigned int nr,
+		     struct bio_vec *slots, const u32 *first_slot);
 
 /* tlb.c */
 void exmap_tlb_batch_begin(struct mm_struct *mm);
+void exmap_tlb_notify(struct mm_struct *mm, unsigned long start,
+		      unsigned int pages);
 void exmap_tlb_batch_end(struct vm_area_struct *vma, bool flush);
 
 /* pool.c */
-int exmap_pool_init(struct exmap_ctx *ctx, unsigned long size);
+void exmap_pool_init(struct exmap_ctx *ctx, unsigned long size);
 void exmap_pool_destroy(struct exmap_ctx *ctx);
 unsigned long exmap_pool_get_free(struct exmap_ctx *ctx, unsigned int ifidx,
 				  unsigned long want, struct list_head *out);

@@ -69,6 +69,10 @@ static long exmap_ioctl_setup(struct exmap_ctx *ctx, void __user *arg)
 	    memchr_inv(s.resv, 0, sizeof(s.resv)) || s.api || s.ioctls)
 		return -EINVAL;
 
+	/* Fail on an unwritable argument before anything is set up. */
+	if (copy_to_user(arg, &s, sizeof(s)))
+		return -EFAULT;
+
 	mutex_lock(&ctx->setup_lock);
 	ret = -EBUSY;
 	if (ctx->ready)
@@ -79,27 +83,22 @@ static long exmap_ioctl_setup(struct exmap_ctx *ctx, void __user *arg)
 	ret = exmap_interfaces_init(ctx, s.nr_interfaces);
 	if (ret)
 		goto out_backing;
-	ret = exmap_pool_init(ctx, s.pool_size);
-	if (ret)
-		goto out_ifaces;
+	exmap_pool_init(ctx, s.pool_size);
 
-	memset(&s, 0, sizeof(s));
-	s.api = EXMAP_API_VERSION;
-	s.ioctls = EXMAP_IOCTLS;
-	s.pool_size = ctx->pool.size;
-	s.nr_interfaces = ctx->nr_interfaces;
-	s.backing_fd = -1;
-	if (copy_to_user(arg, &s, sizeof(s))) {
-		ret = -EFAULT;
-		goto out_ifaces;
-	}
 	/* Publishes the interfaces and pool to lockless readers. */
 	smp_store_release(&ctx->ready, true);
 	mutex_unlock(&ctx->setup_lock);
+
+	/*
+	 * Outside setup_lock: a fault here takes mmap_lock, which mmap
+	 * holds while it takes setup_lock. Writability was checked above.
+	 */
+	s.api = EXMAP_API_VERSION;
+	s.ioctls = EXMAP_IOCTLS;
+	if (copy_to_user(arg, &s, sizeof(s)))
+		return -EFAULT;
 	return 0;
 
-out_ifaces:
-	exmap_interfaces_destroy(ctx);
 out_backing:
 	if (ctx->backing) {
 		fput(ctx->backing);

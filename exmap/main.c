@@ -67,8 +67,19 @@ static int exmap_mmap(struct file *file, struct vm_area_struct *vma)
 void exmap_stats_fill(struct exmap_ctx *ctx, struct exmap_stats *st)
 {
 	struct exmap_counters *c = &ctx->stats;
-	unsigned long taken = exmap_pool_nr_taken(ctx);
-	long in_use = atomic_long_read(&ctx->pool.in_use);
+	unsigned long taken;
+	long in_use;
+
+	/*
+	 * A frame is taken before it is counted in use, and taken never
+	 * shrinks: read in use first, and the difference cannot go negative.
+	 */
+	in_use = atomic_long_read(&ctx->pool.in_use);
+	/* Orders the two reads; pairs with the lock release in growth. */
+	smp_rmb();
+	taken = exmap_pool_nr_taken(ctx);
+	if (in_use < 0 || in_use > taken)
+		in_use = min_t(long, max(in_use, 0L), taken);
 
 	memset(st, 0, sizeof(*st));
 	st->pool_size = ctx->pool.size;

@@ -16,6 +16,7 @@
  * The caller holds mmap_lock for reading and has checked that every entry
  * lies inside an area VMA.
  */
+#include <linux/bvec.h>
 #include <linux/mm.h>
 #include <linux/pgtable.h>
 #include <linux/sched.h>
@@ -24,15 +25,16 @@
 
 struct exmap_walk {
 	struct mm_struct *mm;
-	pgprot_t prot;
+	struct vm_area_struct *vma;	/* last VMA looked up */
 	unsigned long area_start;
 	struct exmap_entry *entries;
 	unsigned int cur;
 	unsigned int end;		/* one past the group's last entry */
 	unsigned long cur_start;	/* address range of entries[cur] */
 	unsigned long cur_end;
-	struct list_head *frames;
-	unsigned long count;		/* mapped pages seen, for counting */
+	struct list_head *frames;	/* ALLOC: frames to map; FREE: freed */
+	struct bio_vec *slots;		/* READ, collect: a frame per page */
+	const u32 *first_slot;		/* slot of each entry's first page */
 };
 
 static inline unsigned long exmap_entry_start(const struct exmap_walk *w,
@@ -104,15 +106,44 @@ static unsigned int exmap_group(struct exmap_walk *w, unsigned int first,
 	return last + 1;
 }
 
-typedef int (*exmap_walk_fn)(struct exmap_walk *w, unsigned long start,
-			     unsigned long size);
+/*
+ * Applies @fn to every PTE of [start, start + size) that lies in an area
+ * VMA, one VMA at a time so that each piece is mapped with its own
+ * protection (mprotect may have split the area). Gaps between VMAs, where
+ * part of the area was unmapped, are skipped; no entry lies in one.
+ *
+ * apply_to_page_range() is used even where nothing is created: before
+ * Linux 6.15 (and its stable backports), apply_to_existing_page_range()
+ * stops calling back after the first empty PTE of a page table.
+ */
+static int exmap_walk_range(struct exmap_walk *w, unsigned long start,
+			    unsigned long size, pte_fn_t fn)
+{
+	unsigned long end = start + size, stop;
+	int err;
+
+	while (start < end) {
+		if (!w->vma || start < w->vma->vm_start ||
+		    start >= w->vma->vm_end)
+			w->vma = find_vma(w->mm, start);
+		if (!w->vma || w->vma->vm_start >= end)
+			return 0;
+		start = max(start, w->vma->vm_start);
+		stop = min(end, w->vma->vm_end);
+		err = apply_to_page_range(w->mm, start, stop - start, fn, w);
+		if (err)
+			return err;
+		start = stop;
+	}
+	return 0;
+}
 
 /*
  * Runs @fn over each group. On an error, returns it and leaves w->cur at
  * the first entry of the group that failed.
  */
 static int exmap_walk_groups(struct exmap_walk *w, unsigned int nr,
-			     exmap_walk_fn fn)
+			     pte_fn_t fn)
 {
 	unsigned long start, end;
 	unsigned int i = 0;
@@ -126,7 +157,7 @@ static int exmap_walk_groups(struct exmap_walk *w, unsigned int nr,
 		w->end = exmap_group(w, i, nr, &start, &end);
 		w->cur = i;
 		exmap_walk_load(w);
-		err = fn(w, start, end - start);
+		err = exmap_walk_range(w, start, end - start, fn);
 		if (err) {
 			w->cur = i;
 			return err;
@@ -138,58 +169,74 @@ static int exmap_walk_groups(struct exmap_walk *w, unsigned int nr,
 	return 0;
 }
 
+/* The frame of the page at @addr in the current entry, in slot mode. */
+static inline struct bio_vec *exmap_walk_slot(struct exmap_walk *w,
+					      unsigned long addr)
+{
+	return &w->slots[w->first_slot[w->cur] +
+			 ((addr - w->cur_start) >> PAGE_SHIFT)];
+}
+
 static int exmap_install_pte(pte_t *ptep, unsigned long addr, void *data)
 {
 	struct exmap_walk *w = data;
+	struct bio_vec *slot = NULL;
 	struct page *page;
 	unsigned long index;
 
 	if (!exmap_walk_seek(w, addr) || !pte_none(*ptep))
 		return 0;
-	if (WARN_ON_ONCE(list_empty(w->frames)))
-		return -ENOMEM;
-
-	page = list_first_entry(w->frames, struct page, lru);
-	list_del(&page->lru);
+	if (w->slots) {
+		slot = exmap_walk_slot(w, addr);
+		page = slot->bv_page;
+		slot->bv_page = NULL;
+	} else {
+		/*
+		 * Runs dry only if another thread unmapped pages of this
+		 * entry after ALLOC counted what it needs.
+		 */
+		if (list_empty(w->frames))
+			return -ENOMEM;
+		page = list_first_entry(w->frames, struct page, lru);
+		list_del(&page->lru);
+	}
 	index = (addr - w->area_start) >> PAGE_SHIFT;
 	exmap_frame_set_mapped(page, index);
 	set_pte_at(w->mm, addr, ptep,
 		   pte_mkspecial(pte_mkyoung(pte_mkdirty(mk_pte(page,
-								w->prot)))));
+						w->vma->vm_page_prot)))));
 	w->entries[w->cur].res++;
 	return 0;
 }
 
-static int exmap_install_group(struct exmap_walk *w, unsigned long start,
-			       unsigned long size)
-{
-	return apply_to_page_range(w->mm, start, size, exmap_install_pte, w);
-}
-
 /*
- * Maps a frame from @frames at every unmapped page of the live entries.
- * Each entry's res counts the pages mapped for it; @frames must hold a
- * frame for every unmapped page. Returns the number of pages mapped. When a
- * page table cannot be allocated, the entries from the one being walked on
+ * Maps a frame at every unmapped page of the live entries: from @frames
+ * (ALLOC, any frame will do) or, when @slots is given, the frame that
+ * slots[first_slot[i] + k] holds for page k of entry i (READ; each slot
+ * used is set to NULL). Each entry's res counts the pages mapped for it.
+ * Returns the number of pages mapped. When a page table cannot be
+ * allocated or frames run out, the entries from the one being walked on
  * get -ENOMEM; pages they already got stay mapped (and are counted).
  */
-unsigned long exmap_pt_install(struct mm_struct *mm, pgprot_t prot,
+unsigned long exmap_pt_install(struct mm_struct *mm,
 			       unsigned long area_start,
 			       struct exmap_entry *entries, unsigned int nr,
-			       struct list_head *frames)
+			       struct list_head *frames, struct bio_vec *slots,
+			       const u32 *first_slot)
 {
 	struct exmap_walk w = {
 		.mm = mm,
-		.prot = prot,
 		.area_start = area_start,
 		.entries = entries,
 		.frames = frames,
+		.slots = slots,
+		.first_slot = first_slot,
 	};
 	unsigned long mapped = 0;
 	unsigned int i;
 	int err;
 
-	err = exmap_walk_groups(&w, nr, exmap_install_group);
+	err = exmap_walk_groups(&w, nr, exmap_install_pte);
 	for (i = 0; i < nr; i++) {
 		if (!exmap_entry_live(&entries[i]))
 			continue;
@@ -206,7 +253,7 @@ static int exmap_clear_pte(pte_t *ptep, unsigned long addr, void *data)
 	struct page *page;
 	pte_t pte;
 
-	if (!exmap_walk_seek(w, addr))
+	if (!exmap_walk_seek(w, addr) || pte_none(*ptep))
 		return 0;
 	pte = ptep_get_and_clear(w->mm, addr, ptep);
 	/* Only this module puts PTEs into the area, all of them special. */
@@ -219,17 +266,12 @@ static int exmap_clear_pte(pte_t *ptep, unsigned long addr, void *data)
 	return 0;
 }
 
-static int exmap_clear_group(struct exmap_walk *w, unsigned long start,
-			     unsigned long size)
-{
-	return apply_to_existing_page_range(w->mm, start, size,
-					    exmap_clear_pte, w);
-}
-
 /*
  * Clears every mapped PTE of the live entries and appends their frames to
- * @frames. Does not flush the TLB: the caller flushes once for the batch
- * (see tlb.c) before the frames may be reused.
+ * @frames; each entry's res counts its pages cleared. Does not flush the
+ * TLB: the caller flushes once for the batch (see tlb.c) before the frames
+ * may be reused. Returns 0 or -ENOMEM (a page table walk could not
+ * allocate; nothing is cleared from that entry on).
  */
 int exmap_pt_clear(struct mm_struct *mm, unsigned long area_start,
 		   struct exmap_entry *entries, unsigned int nr,
@@ -242,37 +284,38 @@ int exmap_pt_clear(struct mm_struct *mm, unsigned long area_start,
 		.frames = frames,
 	};
 
-	return exmap_walk_groups(&w, nr, exmap_clear_group);
+	return exmap_walk_groups(&w, nr, exmap_clear_pte);
 }
 
-static int exmap_count_pte(pte_t *ptep, unsigned long addr, void *data)
+static int exmap_collect_pte(pte_t *ptep, unsigned long addr, void *data)
 {
 	struct exmap_walk *w = data;
+	pte_t pte = *ptep;
 
-	if (exmap_walk_seek(w, addr))
-		w->entries[w->cur].res++;
+	if (!exmap_walk_seek(w, addr) || pte_none(pte))
+		return 0;
+	if (w->slots)
+		exmap_walk_slot(w, addr)->bv_page = pte_page(pte);
+	w->entries[w->cur].res++;
 	return 0;
 }
 
-static int exmap_count_group(struct exmap_walk *w, unsigned long start,
-			     unsigned long size)
-{
-	return apply_to_existing_page_range(w->mm, start, size,
-					    exmap_count_pte, w);
-}
-
 /*
- * Adds to each live entry's res the number of its pages that are mapped.
- * Used only when the pool runs short, to learn what ALLOC really needs.
+ * Adds to each live entry's res the number of its pages that are mapped,
+ * and with @slots records their frames (see exmap_pt_install()); slots of
+ * unmapped pages are left alone. Returns 0 or -ENOMEM as exmap_pt_clear().
  */
-int exmap_pt_count_mapped(struct mm_struct *mm, unsigned long area_start,
-			  struct exmap_entry *entries, unsigned int nr)
+int exmap_pt_collect(struct mm_struct *mm, unsigned long area_start,
+		     struct exmap_entry *entries, unsigned int nr,
+		     struct bio_vec *slots, const u32 *first_slot)
 {
 	struct exmap_walk w = {
 		.mm = mm,
 		.area_start = area_start,
 		.entries = entries,
+		.slots = slots,
+		.first_slot = first_slot,
 	};
 
-	return exmap_walk_groups(&w, nr, exmap_count_group);
+	return exmap_walk_groups(&w, nr, exmap_collect_pte);
 }

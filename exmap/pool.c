@@ -33,7 +33,7 @@
 #define EXMAP_FRAME_GFP	(GFP_HIGHUSER | __GFP_ZERO | __GFP_ACCOUNT | \
 			 __GFP_RETRY_MAYFAIL | __GFP_NOWARN)
 
-int exmap_pool_init(struct exmap_ctx *ctx, unsigned long size)
+void exmap_pool_init(struct exmap_ctx *ctx, unsigned long size)
 {
 	struct exmap_pool *pool = &ctx->pool;
 
@@ -45,7 +45,6 @@ int exmap_pool_init(struct exmap_ctx *ctx, unsigned long size)
 	xa_init(&pool->frames);
 	pool->taken = 0;
 	atomic_long_set(&pool->in_use, 0);
-	return 0;
 }
 
 /* Called at release, when no VMA maps any frame any more. */
@@ -243,8 +242,10 @@ void exmap_pool_put(struct exmap_ctx *ctx, unsigned int ifidx,
 
 /*
  * Part of the area went away (munmap, exit): the kernel has cleared its PTEs
- * and flushed the TLB, so the frames recorded there are free again. Runs
- * with mmap_lock held for writing, which keeps ALLOC and FREE out.
+ * and flushed the TLB, so the frames recorded there are free again. The
+ * range is already detached from the mm (munmap may have downgraded
+ * mmap_lock to read), so no ALLOC or FREE can reach it any more; frames
+ * they change elsewhere meanwhile are outside [first, end) either way.
  * @first and @end are area page indices.
  */
 void exmap_pool_reclaim(struct exmap_ctx *ctx, unsigned long first,

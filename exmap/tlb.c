@@ -11,9 +11,9 @@
  * The kernel already has a protocol for code that clears PTEs under the
  * read side of mmap_lock and flushes later: it raises mm->tlb_flush_pending
  * (inc_tlb_flush_pending(), an inline in <linux/mm_inline.h>) for as long as
- * such a flush is owed. Page reclaim and migration honour it, and
- * tlb_finish_mmu() turns any gather that runs while another one is pending
- * ("nested") into a flush of the whole mm on every CPU that used it.
+ * such a flush is owed, and tlb_finish_mmu() turns any gather that runs
+ * while another one is pending ("nested") into a flush of the whole mm on
+ * every CPU that used it.
  *
  * FREE follows that protocol: it raises tlb_flush_pending before clearing
  * the batch's PTEs, and afterwards runs an empty zap_vma_ptes() over the
@@ -25,6 +25,29 @@
 #include <linux/mm_inline.h>
 
 #include "exmap.h"
+
+/*
+ * mmu_notifier_invalidate_range_start() is not exported: when secondary
+ * MMUs mirror this mm, every freed entry is also passed through an empty
+ * zap_vma_ptes(), whose notifier calls tell them before the frames are
+ * reused. Slow (each one also flushes), and only taken with notifiers.
+ * Called between exmap_tlb_batch_begin() and exmap_tlb_batch_end().
+ */
+void exmap_tlb_notify(struct mm_struct *mm, unsigned long start,
+		      unsigned int pages)
+{
+	unsigned long end = start + ((unsigned long)pages << PAGE_SHIFT);
+	struct vm_area_struct *vma;
+
+	while (start < end) {
+		vma = find_vma(mm, start);
+		if (!vma || vma->vm_start >= end)
+			return;
+		start = max(start, vma->vm_start);
+		zap_vma_ptes(vma, start, min(end, vma->vm_end) - start);
+		start = vma->vm_end;
+	}
+}
 
 void exmap_tlb_batch_begin(struct mm_struct *mm)
 {

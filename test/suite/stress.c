@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -191,11 +192,77 @@ static void test_crossing_small_pool(void **state)
 	printf("entries refused for want of frames: %lu\n", enomem);
 }
 
+struct race {
+	int fd;
+	atomic_int stop;
+	unsigned long rounds;
+};
+
+/* Frees the racing region over and over on its own interface. */
+static void *free_loop(void *arg)
+{
+	struct race *r = arg;
+	struct exmap_iov *vec = t_map_interface(r->fd, 1);
+
+	if (!vec)
+		return NULL;
+	while (!atomic_load(&r->stop)) {
+		t_fill_vec(vec, 8, 0, 64, 64);
+		if (t_action(r->fd, 1, EXMAP_OP_FREE, 8) < 0)
+			break;
+	}
+	return NULL;
+}
+
+static void test_alloc_races_free(void **state)
+{
+	struct race r = { 0 };
+	struct exmap_stats st;
+	struct exmap_iov *vec;
+	pthread_t tid;
+	char *area;
+
+	(void)state;
+	/*
+	 * A pool smaller than the region: every ALLOC runs short, counts
+	 * what is mapped, and meanwhile the other thread frees pages.
+	 */
+	r.fd = t_open();
+	assert_true(r.fd >= 0);
+	assert_int_equal(t_setup(r.fd, 300, 2), 0);
+	area = t_map_area(r.fd, 512);
+	assert_non_null(area);
+	vec = t_map_interface(r.fd, 0);
+	assert_non_null(vec);
+	assert_int_equal(pthread_create(&tid, NULL, free_loop, &r), 0);
+	for (int i = 0; i < 3000; i++) {
+		t_fill_vec(vec, 8, 0, 64, 64);
+		assert_true(t_action(r.fd, 0, EXMAP_OP_ALLOC, 8) >= 0);
+		for (int e = 0; e < 8; e++) {
+			if (vec[e].res != -ENOMEM)
+				assert_true(vec[e].res >= 0 &&
+					    vec[e].res <= 64);
+		}
+	}
+	atomic_store(&r.stop, 1);
+	pthread_join(tid, NULL);
+	t_fill_vec(vec, 8, 0, 64, 64);
+	assert_int_equal(t_action(r.fd, 0, EXMAP_OP_FREE, 8), 0);
+	assert_int_equal(t_stats(r.fd, &st), 0);
+	assert_int_equal(st.frames_in_use, 0);
+	assert_int_equal(st.frames_free, st.frames_taken);
+	assert_true(st.frames_taken <= 300);
+	munmap(vec, T_PAGE);
+	munmap(area, 512 * T_PAGE);
+	close(r.fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_own_interfaces),
 		cmocka_unit_test(test_crossing_small_pool),
+		cmocka_unit_test(test_alloc_races_free),
 	};
 
 	if (!t_have_device())

@@ -164,6 +164,12 @@ static void test_mprotect_split(void **state)
 	t_fill_vec(c.vec, 3, 50, 100, 50);
 	assert_int_equal(t_action(c.fd, 0, EXMAP_OP_FREE, 3), 0);
 	assert_int_equal(in_use(c.fd), 1024 - 150);
+	/* Each page gets its own piece's protection, whatever comes first. */
+	t_fill_vec(c.vec, 2, 60, 100, 1);
+	assert_int_equal(t_action(c.fd, 0, EXMAP_OP_ALLOC, 2), 0);
+	assert_false(t_write_faults(c.area + 60 * T_PAGE));
+	assert_false(t_read_faults(c.area + 160 * T_PAGE));
+	assert_true(t_write_faults(c.area + 160 * T_PAGE));
 	assert_int_equal(munmap(c.area, 1024 * T_PAGE), 0);
 	assert_int_equal(in_use(c.fd), 0);
 	close(c.fd);
