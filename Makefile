@@ -18,8 +18,13 @@ BUILD := build
 BIN := $(BUILD)/bin
 OBJ := $(BUILD)/obj
 
-# The harness kernel: the newest Debian kernel whose headers are installed.
+# The harness kernel: the one tools/vm/run.sh boots (it passes KVER), else
+# the newest Debian kernel whose headers are installed.
+ifneq ($(KVER),)
+HARNESS_KDIR := /usr/src/linux-headers-$(KVER)
+else
 HARNESS_KDIR := $(lastword $(sort $(wildcard /usr/src/linux-headers-*-amd64)))
+endif
 RUNNING_KDIR := /lib/modules/$(shell uname -r)/build
 KDIR ?= $(if $(wildcard $(RUNNING_KDIR)/Makefile),$(RUNNING_KDIR),$(HARNESS_KDIR))
 
@@ -48,6 +53,11 @@ $(OBJ)/%.o: %.c
 $(BIN)/test-exmap: $(OBJ)/test/test-exmap.o $(TEST_HELPERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# liburing is linked statically: the guest then needs no copy of it.
+$(BIN)/exmap-test-io: $(OBJ)/test/suite/io.o $(TEST_HELPERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ -lcmocka -l:liburing.a $(LDLIBS)
 
 $(BIN)/exmap-test-%: $(OBJ)/test/suite/%.o $(TEST_HELPERS)
 	@mkdir -p $(dir $@)

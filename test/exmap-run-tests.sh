@@ -15,6 +15,8 @@ if [ $# -eq 0 ]; then
 	done
 fi
 
+. exmap-devices.sh
+
 passed=0 failed=0 skipped=0 failed_names=
 for t in "$@"; do
 	echo "=== $t"
