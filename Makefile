@@ -31,7 +31,8 @@ KDIR ?= $(if $(wildcard $(RUNNING_KDIR)/Makefile),$(RUNNING_KDIR),$(HARNESS_KDIR
 TEST_HELPERS := $(OBJ)/test/helpers.o
 SUITE_SRCS := $(sort $(wildcard test/suite/*.c))
 SUITE_PROGS := $(SUITE_SRCS:test/suite/%.c=$(BIN)/exmap-test-%)
-GUEST_PROGS := $(BIN)/test-exmap $(SUITE_PROGS) $(BIN)/bench-alloc
+GUEST_PROGS := $(BIN)/test-exmap $(BIN)/exmap-io-persist $(SUITE_PROGS) \
+	       $(BIN)/bench-alloc
 
 all: module tools
 
@@ -54,6 +55,10 @@ $(BIN)/test-exmap: $(OBJ)/test/test-exmap.o $(TEST_HELPERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BIN)/exmap-io-persist: $(OBJ)/test/io-persist.o $(TEST_HELPERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
 # liburing is linked statically: the guest then needs no copy of it.
 $(BIN)/exmap-test-io: $(OBJ)/test/suite/io.o $(TEST_HELPERS)
 	@mkdir -p $(dir $@)
@@ -72,10 +77,21 @@ $(OBJ)/test/%.o $(OBJ)/test/suite/%.o $(OBJ)/bench/%.o: include/linux/exmap.h te
 deps:
 	tools/deps.sh
 
-# tools/vm/run.sh installs packages and runs `make guest` itself.
+# tools/vm/run.sh installs packages and runs `make guest` itself. The guest
+# suite gets two fresh virtio disks; the durability test boots twice on one.
+VM_DISKS := $(BUILD)/vm/disk-a.img $(BUILD)/vm/disk-b.img
+PERSIST_DISK := $(BUILD)/vm/persist.img
+
 check: deps checkpatch
 	tools/vm/selftest.sh
-	tools/vm/run.sh -- exmap-run-tests.sh
+	@mkdir -p $(BUILD)/vm
+	rm -f $(VM_DISKS) $(PERSIST_DISK)
+	truncate -s 64M $(VM_DISKS) $(PERSIST_DISK)
+	tools/vm/run.sh $(VM_DISKS:%=--disk %) -- exmap-run-tests.sh
+	EXMAP_VM_NOBUILD=1 tools/vm/run.sh --disk $(PERSIST_DISK) -- \
+		exmap-io-persist write /dev/vda
+	EXMAP_VM_NOBUILD=1 tools/vm/run.sh --disk $(PERSIST_DISK) -- \
+		exmap-io-persist check /dev/vda
 
 demo: deps
 	tools/vm/run.sh -- 'test-exmap && bench-alloc -s 1'

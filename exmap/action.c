@@ -223,15 +223,20 @@ static long exmap_action_locked(struct exmap_ctx *ctx, unsigned int ifidx,
 	switch (act->opcode) {
 	case EXMAP_OP_ALLOC:
 		exmap_alloc(ctx, ifidx, vma, act->nr);
+		mmap_read_unlock(mm);
 		break;
 	case EXMAP_OP_FREE:
 		exmap_free(ctx, ifidx, vma, act->nr);
+		mmap_read_unlock(mm);
 		break;
 	default:
-		ret = -EOPNOTSUPP;
-		goto out_unlock;
+		/* No mmap_lock across I/O; io.c takes it when it must. */
+		mmap_read_unlock(mm);
+		ret = exmap_io_sync(ctx, ifidx, act->opcode == EXMAP_OP_WRITE,
+				    iface->entries, act->nr);
+		if (ret)
+			return ret;
 	}
-	mmap_read_unlock(mm);
 
 	exmap_vec_store(iface, act->nr);
 	return exmap_count_failed(iface->entries, act->nr);

@@ -8,6 +8,9 @@
  *   action.c     ACTION: loading a vector, ALLOC and FREE
  *   pagetable.c  installing and clearing PTEs for a run of entries
  *   tlb.c        the one TLB shootdown per FREE call
+ *   io.c         READ and WRITE against the backing store
+ *   uring.c      READ and WRITE through io_uring (IORING_OP_URING_CMD)
+ *   shortcut.c   pread/pwrite on the exmap fd for one run of pages
  *   pool.c       the frame pool: per-interface lists, global list, stealing
  *   area.c       the area VMA: fault, split, close (frame reclaim)
  *   interface.c  interface pages and their mmap
@@ -16,6 +19,8 @@
 #define EXMAP_INTERNAL_H
 
 #include <linux/atomic.h>
+#include <linux/completion.h>
+#include <linux/fs.h>
 #include <linux/list.h>
 #include <linux/mm_types.h>
 #include <linux/mutex.h>
@@ -35,6 +40,32 @@ struct exmap_entry {
 	u32 page;
 	u16 len;
 	s16 res;
+};
+
+struct exmap_ctx;
+struct exmap_io;
+
+/* One entry's I/O. */
+struct exmap_io_cmd {
+	struct kiocb iocb;
+	struct exmap_io *io;
+	long ret;
+};
+
+/* One READ or WRITE of a vector (see io.c). */
+struct exmap_io {
+	struct exmap_ctx *ctx;
+	unsigned int ifidx;
+	bool write;
+	struct exmap_entry *entries;
+	unsigned int nr;
+	unsigned long pages;
+	struct exmap_io_cmd *cmds;	/* one per entry */
+	u32 *first_slot;		/* each entry's first page in @slots */
+	struct bio_vec *slots;		/* the frame of each page */
+	atomic_t pending;
+	void (*done)(struct exmap_io *io);
+	struct completion wait;
 };
 
 struct exmap_interface {
@@ -115,6 +146,7 @@ static inline void exmap_frame_set_unmapped(struct page *page)
 
 /* ioctl.c */
 long exmap_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
+int exmap_io_allowed(struct exmap_ctx *ctx, unsigned int opcode);
 
 /* action.c */
 long exmap_action(struct exmap_ctx *ctx, const struct exmap_action *act);
@@ -132,6 +164,30 @@ int exmap_pt_clear(struct mm_struct *mm, unsigned long area_start,
 int exmap_pt_collect(struct mm_struct *mm, unsigned long area_start,
 		     struct exmap_entry *entries, unsigned int nr,
 		     struct bio_vec *slots, const u32 *first_slot);
+
+/* io.c */
+int exmap_io_init(struct exmap_io *io, struct exmap_ctx *ctx,
+		  unsigned int ifidx, bool write, struct exmap_entry *entries,
+		  unsigned int nr, gfp_t gfp);
+void exmap_io_destroy(struct exmap_io *io);
+bool exmap_io_get_frames(struct exmap_io *io, bool nowait);
+void exmap_io_put_frames(struct exmap_io *io);
+void exmap_io_collect(struct exmap_io *io, struct mm_struct *mm);
+void exmap_io_submit(struct exmap_io *io, void (*done)(struct exmap_io *));
+unsigned long exmap_io_results(struct exmap_io *io);
+void exmap_io_map(struct exmap_io *io, struct mm_struct *mm);
+int exmap_io_sync(struct exmap_ctx *ctx, unsigned int ifidx, bool write,
+		  struct exmap_entry *entries, unsigned int nr);
+
+/* shortcut.c */
+ssize_t exmap_shortcut_read(struct file *file, char __user *buf,
+			    size_t count, loff_t *ppos);
+ssize_t exmap_shortcut_write(struct file *file, const char __user *buf,
+			     size_t count, loff_t *ppos);
+
+/* uring.c */
+struct io_uring_cmd;
+int exmap_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags);
 
 /* tlb.c */
 void exmap_tlb_batch_begin(struct mm_struct *mm);

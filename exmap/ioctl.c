@@ -109,9 +109,25 @@ out:
 	return ret;
 }
 
+/*
+ * READ needs a backing store, WRITE one opened for writing: the module
+ * uses the store only with the rights its fd was opened with.
+ */
+int exmap_io_allowed(struct exmap_ctx *ctx, unsigned int opcode)
+{
+	if (opcode != EXMAP_OP_READ && opcode != EXMAP_OP_WRITE)
+		return 0;
+	if (!ctx->backing)
+		return -EBADF;
+	if (opcode == EXMAP_OP_WRITE && !(ctx->backing->f_mode & FMODE_WRITE))
+		return -EBADF;
+	return 0;
+}
+
 static long exmap_ioctl_action(struct exmap_ctx *ctx, void __user *arg)
 {
 	struct exmap_action a;
+	int ret;
 
 	if (copy_from_user(&a, arg, sizeof(a)))
 		return -EFAULT;
@@ -121,6 +137,9 @@ static long exmap_ioctl_action(struct exmap_ctx *ctx, void __user *arg)
 	    a.interface >= ctx->nr_interfaces ||
 	    !a.nr || a.nr > EXMAP_VEC_MAX)
 		return -EINVAL;
+	ret = exmap_io_allowed(ctx, a.opcode);
+	if (ret)
+		return ret;
 	return exmap_action(ctx, &a);
 }
 

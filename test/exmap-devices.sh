@@ -25,7 +25,11 @@ if [ -b "$fsdev" ] && mke2fs -q -F "$fsdev" >/dev/null 2>&1 &&
 	export EXMAP_TEST_DIR=/mnt/exmap-fs
 fi
 
-# null_blk with error injection: memory backed, sectors 0-63 bad.
+# null_blk with error injection: memory backed, sectors 0-63 bad. Its
+# configuration lives in configfs, a module here.
+modprobe -q configfs 2>/dev/null
+grep -qs ' /sys/kernel/config ' /proc/mounts ||
+	mount -t configfs configfs /sys/kernel/config 2>/dev/null
 if modprobe -q null_blk nr_devices=0 2>/dev/null &&
 	mkdir -p /sys/kernel/config/nullb/exmapbad 2>/dev/null; then
 	nb=/sys/kernel/config/nullb/exmapbad
@@ -34,7 +38,9 @@ if modprobe -q null_blk nr_devices=0 2>/dev/null &&
 	echo 0 >$nb/irqmode
 	echo +0-63 >$nb/badblocks
 	echo 1 >$nb/power
-	idx=$(cat $nb/index 2>/dev/null)
-	[ -b "/dev/nullb$idx" ] && export EXMAP_TEST_BADDEV=/dev/nullb$idx
+	# Named after the configfs item, or nullb<index> on older kernels.
+	for dev in /dev/exmapbad "/dev/nullb$(cat $nb/index 2>/dev/null)"; do
+		[ -b "$dev" ] && export EXMAP_TEST_BADDEV=$dev && break
+	done
 fi
 echo "devices: blk=${EXMAP_TEST_BLKDEV:-none} dir=${EXMAP_TEST_DIR:-none} bad=${EXMAP_TEST_BADDEV:-none}"

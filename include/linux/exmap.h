@@ -163,6 +163,27 @@ struct exmap_stats {
 	__u64 resv[4];
 };
 
+/*
+ * struct exmap_uring_cmd - READ or WRITE of one run of pages through
+ * io_uring: IORING_OP_URING_CMD on the exmap fd, with sqe->cmd_op set to
+ * EXMAP_OP_READ or EXMAP_OP_WRITE and this struct in sqe->cmd (it fits a
+ * plain 64-byte SQE). The completion's res is the number of pages mapped
+ * (READ: pages newly mapped) or written, or -errno.
+ *
+ * @page, @len:	the run, as in struct exmap_iov.
+ * @resv:	must be zero.
+ * @interface:	interface whose free list supplies READ's frames. Commands
+ *		on one interface may be in flight together.
+ * @flags:	must be zero.
+ */
+struct exmap_uring_cmd {
+	__u32 page;
+	__u16 len;
+	__u16 resv;
+	__u32 interface;
+	__u32 flags;
+};
+
 #define EXMAP_IOC_MAGIC		0xE7
 
 #define _EXMAP_SETUP		0x00

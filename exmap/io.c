@@ -1,0 +1,335 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * READ and WRITE against the backing store.
+ *
+ * One struct exmap_io carries a vector of entries through the I/O: a kiocb
+ * per entry, and a bio_vec per page that names the page's frame. Every
+ * entry's I/O is submitted before any is waited for, so one call with 64
+ * scattered pages keeps the device's queue full. The kiocbs are
+ * asynchronous (->ki_complete set), the same way io_uring and aio drive
+ * O_DIRECT files and block devices; a file system that completes one at
+ * once is fine too.
+ *
+ * READ reads into fresh frames and maps them only once the data is there, so
+ * no thread ever sees a half-read page; pages that are mapped by the time
+ * the data arrives keep their frame and the new one goes back to the pool.
+ * WRITE writes the frames that are mapped when the call starts and leaves
+ * them mapped.
+ *
+ * No mmap_lock is held while I/O is in flight: a READ or WRITE must not
+ * block munmap, mmap or page faults of other threads for a device's time.
+ * The caller makes sure the frames cannot go away: a READ's frames belong
+ * to no page yet, and a WRITE's pages are latched by the buffer manager.
+ */
+#include <linux/bvec.h>
+#include <linux/fs.h>
+#include <linux/mm.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/uio.h>
+
+#include "exmap.h"
+
+static void exmap_io_put(struct exmap_io *io)
+{
+	if (atomic_dec_and_test(&io->pending))
+		io->done(io);
+}
+
+/* Called from the device's completion context, or at once on submission. */
+static void exmap_io_complete(struct kiocb *iocb, long ret)
+{
+	struct exmap_io_cmd *cmd = container_of(iocb, struct exmap_io_cmd,
+						iocb);
+
+	cmd->ret = ret;
+	exmap_io_put(cmd->io);
+}
+
+/* Sets up @io for @nr entries; the caller fills entries and frames. */
+int exmap_io_init(struct exmap_io *io, struct exmap_ctx *ctx,
+		  unsigned int ifidx, bool write, struct exmap_entry *entries,
+		  unsigned int nr, gfp_t gfp)
+{
+	unsigned long pages = 0;
+	unsigned int i;
+
+	memset(io, 0, sizeof(*io));
+	io->ctx = ctx;
+	io->ifidx = ifidx;
+	io->write = write;
+	io->entries = entries;
+	io->nr = nr;
+	for (i = 0; i < nr; i++)
+		pages += entries[i].len;
+	io->pages = pages;
+
+	io->cmds = kvcalloc(nr, sizeof(*io->cmds), gfp);
+	io->first_slot = kvcalloc(nr, sizeof(*io->first_slot), gfp);
+	io->slots = kvcalloc(pages, sizeof(*io->slots), gfp);
+	if (!io->cmds || !io->first_slot || !io->slots) {
+		exmap_io_destroy(io);
+		return -ENOMEM;
+	}
+	pages = 0;
+	for (i = 0; i < nr; i++) {
+		io->first_slot[i] = pages;
+		pages += entries[i].len;
+	}
+	return 0;
+}
+
+void exmap_io_destroy(struct exmap_io *io)
+{
+	kvfree(io->cmds);
+	kvfree(io->first_slot);
+	kvfree(io->slots);
+	io->cmds = NULL;
+	io->first_slot = NULL;
+	io->slots = NULL;
+}
+
+/*
+ * READ: gives every entry a fresh frame per page, in order; an entry the
+ * pool cannot fully serve fails with -ENOMEM. May sleep, unless @nowait:
+ * then only the free lists are used. Returns false if an entry failed.
+ */
+bool exmap_io_get_frames(struct exmap_io *io, bool nowait)
+{
+	bool all = true;
+	struct exmap_entry *e;
+	struct page *page;
+	LIST_HEAD(frames);
+	unsigned long got, left;
+	unsigned int i, k;
+
+	if (nowait)
+		got = exmap_pool_get_free(io->ctx, io->ifidx, io->pages,
+					  &frames);
+	else
+		got = exmap_pool_get(io->ctx, io->ifidx, io->pages, &frames);
+	left = got;
+	for (i = 0; i < io->nr; i++) {
+		e = &io->entries[i];
+		if (e->res < 0)
+			continue;
+		if (e->len > left) {
+			e->res = -ENOMEM;
+			all = false;
+			continue;
+		}
+		left -= e->len;
+		for (k = 0; k < e->len; k++) {
+			page = list_first_entry(&frames, struct page, lru);
+			list_del(&page->lru);
+			io->slots[io->first_slot[i] + k].bv_page = page;
+		}
+	}
+	exmap_pool_put(io->ctx, io->ifidx, &frames, left);
+	return all;
+}
+
+/* Gives back every frame still named by a slot (READ only). */
+void exmap_io_put_frames(struct exmap_io *io)
+{
+	unsigned long i, n = 0;
+	LIST_HEAD(frames);
+	struct page *page;
+
+	for (i = 0; i < io->pages; i++) {
+		page = io->slots[i].bv_page;
+		if (!page)
+			continue;
+		io->slots[i].bv_page = NULL;
+		list_add(&page->lru, &frames);
+		n++;
+	}
+	exmap_pool_put(io->ctx, io->ifidx, &frames, n);
+}
+
+/*
+ * Submits the I/O of every live entry; @done runs once all have completed,
+ * possibly before this returns and possibly in interrupt context.
+ */
+void exmap_io_submit(struct exmap_io *io, void (*done)(struct exmap_io *))
+{
+	struct file *file = io->ctx->backing;
+	struct exmap_io_cmd *cmd;
+	struct exmap_entry *e;
+	struct bio_vec *bv;
+	struct iov_iter iter;
+	unsigned int i, k, live = 0;
+	size_t bytes;
+	ssize_t ret;
+
+	io->done = done;
+	for (i = 0; i < io->nr; i++)
+		live += io->entries[i].res >= 0;
+	/* One reference per entry in flight, one for the submitter. */
+	atomic_set(&io->pending, live + 1);
+
+	if (io->write)
+		file_start_write(file);
+	for (i = 0; i < io->nr; i++) {
+		e = &io->entries[i];
+		if (e->res < 0)
+			continue;
+		cmd = &io->cmds[i];
+		cmd->io = io;
+		bv = &io->slots[io->first_slot[i]];
+		for (k = 0; k < e->len; k++) {
+			bv[k].bv_len = PAGE_SIZE;
+			bv[k].bv_offset = 0;
+		}
+		bytes = (size_t)e->len << PAGE_SHIFT;
+		init_sync_kiocb(&cmd->iocb, file);
+		cmd->iocb.ki_pos = io->ctx->backing_offset +
+				   ((loff_t)e->page << PAGE_SHIFT);
+		cmd->iocb.ki_complete = exmap_io_complete;
+		if (io->write) {
+			iov_iter_bvec(&iter, ITER_SOURCE, bv, e->len, bytes);
+			ret = vfs_iocb_iter_write(file, &cmd->iocb, &iter);
+		} else {
+			iov_iter_bvec(&iter, ITER_DEST, bv, e->len, bytes);
+			ret = vfs_iocb_iter_read(file, &cmd->iocb, &iter);
+		}
+		if (ret != -EIOCBQUEUED)
+			exmap_io_complete(&cmd->iocb, ret);
+	}
+	if (io->write)
+		file_end_write(file);
+	exmap_io_put(io);
+}
+
+/*
+ * Turns each submitted entry's I/O result into its res: 0 so far for a
+ * complete transfer (READ then counts pages mapped), else -errno. A short
+ * READ (past the end of a file) gives -ENODATA, a short WRITE -EIO.
+ * Returns the pages moved.
+ */
+unsigned long exmap_io_results(struct exmap_io *io)
+{
+	unsigned long moved = 0;
+	struct exmap_entry *e;
+	unsigned int i;
+	long ret;
+
+	for (i = 0; i < io->nr; i++) {
+		e = &io->entries[i];
+		if (e->res < 0)
+			continue;
+		ret = io->cmds[i].ret;
+		if (ret == (long)e->len << PAGE_SHIFT) {
+			moved += e->len;
+			e->res = io->write ? e->len : 0;
+			continue;
+		}
+		/* A failed READ's frames stay in its slots and go back later. */
+		e->res = ret < 0 ? ret : io->write ? -EIO : -ENODATA;
+	}
+	return moved;
+}
+
+/*
+ * READ, last step, in the caller's mm: maps the frames of the entries whose
+ * data arrived, where the pages are still unmapped and still in the area.
+ * Takes mmap_lock for reading.
+ */
+void exmap_io_map(struct exmap_io *io, struct mm_struct *mm)
+{
+	struct exmap_ctx *ctx = io->ctx;
+	unsigned long mapped, start;
+	struct exmap_entry *e;
+	unsigned int i;
+
+	mmap_read_lock(mm);
+	/* Part of the area may have been unmapped while the data came. */
+	for (i = 0; i < io->nr; i++) {
+		e = &io->entries[i];
+		if (e->res < 0)
+			continue;
+		start = ctx->area_start + ((unsigned long)e->page << PAGE_SHIFT);
+		if (!exmap_area_vma(ctx, mm, start,
+				    start + ((unsigned long)e->len << PAGE_SHIFT)))
+			e->res = -EFAULT;
+	}
+	mapped = exmap_pt_install(mm, ctx->area_start, io->entries, io->nr,
+				  NULL, io->slots, io->first_slot);
+	mmap_read_unlock(mm);
+
+	atomic_long_add(mapped, &ctx->pool.in_use);
+	atomic64_add(mapped, &ctx->stats.alloc_pages);
+	exmap_io_put_frames(io);
+}
+
+/*
+ * WRITE, first step: records the frames of the entries' pages. An entry
+ * with an unmapped page fails with -EFAULT and writes nothing. Called with
+ * mmap_lock held.
+ */
+void exmap_io_collect(struct exmap_io *io, struct mm_struct *mm)
+{
+	struct exmap_entry *e;
+	unsigned int i;
+	int err;
+
+	err = exmap_pt_collect(mm, io->ctx->area_start, io->entries, io->nr,
+			       io->slots, io->first_slot);
+	for (i = 0; i < io->nr; i++) {
+		e = &io->entries[i];
+		if (e->res < 0)
+			continue;
+		e->res = (err || e->res != e->len) ? -EFAULT : 0;
+	}
+}
+
+static void exmap_io_wake(struct exmap_io *io)
+{
+	complete(&io->wait);
+}
+
+/*
+ * A synchronous READ or WRITE of an interface's vector, for ACTION and the
+ * pread/pwrite shortcut. Entries are checked; no lock is held. Results go
+ * to each entry's res.
+ */
+int exmap_io_sync(struct exmap_ctx *ctx, unsigned int ifidx, bool write,
+		  struct exmap_entry *entries, unsigned int nr)
+{
+	struct mm_struct *mm = current->mm;
+	struct exmap_io io;
+	unsigned long moved;
+	int err;
+
+	err = exmap_io_init(&io, ctx, ifidx, write, entries, nr, GFP_KERNEL);
+	if (err)
+		return err;
+	init_completion(&io.wait);
+
+	if (write) {
+		if (mmap_read_lock_killable(mm)) {
+			exmap_io_destroy(&io);
+			return -EINTR;
+		}
+		exmap_io_collect(&io, mm);
+		mmap_read_unlock(mm);
+	} else {
+		exmap_io_get_frames(&io, false);
+	}
+
+	exmap_io_submit(&io, exmap_io_wake);
+	/* The device owns the frames until every kiocb has completed. */
+	wait_for_completion_io(&io.wait);
+
+	moved = exmap_io_results(&io);
+	if (write) {
+		atomic64_add(moved, &ctx->stats.write_pages);
+		atomic64_inc(&ctx->stats.write_calls);
+	} else {
+		atomic64_add(moved, &ctx->stats.read_pages);
+		atomic64_inc(&ctx->stats.read_calls);
+		exmap_io_map(&io, mm);
+	}
+	exmap_io_destroy(&io);
+	return 0;
+}

@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The one-run shortcut: pread() and pwrite() on the exmap fd.
+ *
+ *   pread(fd, area + page * 4096, len * 4096, interface)   READ
+ *   pwrite(fd, area + page * 4096, len * 4096, interface)  WRITE
+ *
+ * The buffer names the area pages themselves (no data is copied through
+ * it), the offset names the interface whose free list supplies the frames.
+ * Both return the byte count when every page of the run is done, or -1 with
+ * errno: the entry's error, or a malformed call's EINVAL. Without the
+ * vector page this suits a thread that misses one page at a time, and it is
+ * what io_uring's IORING_OP_READ and IORING_OP_WRITE run on this file.
+ */
+#include <linux/fs.h>
+#include <linux/mm.h>
+
+#include "exmap.h"
+
+static ssize_t exmap_shortcut(struct file *file, unsigned long addr,
+			      size_t count, loff_t pos, unsigned int opcode)
+{
+	struct exmap_ctx *ctx = file->private_data;
+	struct mm_struct *mm = current->mm;
+	struct exmap_entry entry;
+	unsigned long start;
+	int ret;
+
+	/* Pairs with the release at the end of SETUP. */
+	if (!smp_load_acquire(&ctx->ready))
+		return -EINVAL;
+	/* Pairs with the release when the area is mapped. */
+	if (smp_load_acquire(&ctx->mm) != mm)
+		return -ENXIO;
+	ret = exmap_io_allowed(ctx, opcode);
+	if (ret)
+		return ret;
+	if (pos < 0 || pos >= ctx->nr_interfaces ||
+	    !PAGE_ALIGNED(addr) || !PAGE_ALIGNED(count) || !count ||
+	    count > EXMAP_ENTRY_MAX_PAGES * PAGE_SIZE ||
+	    addr < ctx->area_start ||
+	    (addr - ctx->area_start) >> PAGE_SHIFT >= ctx->area_pages ||
+	    count >> PAGE_SHIFT > ctx->area_pages -
+				  ((addr - ctx->area_start) >> PAGE_SHIFT))
+		return -EINVAL;
+
+	start = addr - ctx->area_start;
+	entry.page = start >> PAGE_SHIFT;
+	entry.len = count >> PAGE_SHIFT;
+	entry.res = 0;
+
+	if (mmap_read_lock_killable(mm))
+		return -EINTR;
+	if (!exmap_area_vma(ctx, mm, addr, addr + count))
+		ret = -EINVAL;
+	mmap_read_unlock(mm);
+	if (ret)
+		return ret;
+
+	ret = exmap_io_sync(ctx, pos, opcode == EXMAP_OP_WRITE, &entry, 1);
+	if (ret)
+		return ret;
+	return entry.res < 0 ? entry.res : count;
+}
+
+ssize_t exmap_shortcut_read(struct file *file, char __user *buf,
+			    size_t count, loff_t *ppos)
+{
+	return exmap_shortcut(file, (unsigned long)buf, count, *ppos,
+			      EXMAP_OP_READ);
+}
+
+ssize_t exmap_shortcut_write(struct file *file, const char __user *buf,
+			     size_t count, loff_t *ppos)
+{
+	return exmap_shortcut(file, (unsigned long)buf, count, *ppos,
+			      EXMAP_OP_WRITE);
+}

@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * READ and WRITE through io_uring: IORING_OP_URING_CMD on the exmap fd, one
+ * run of pages per command (struct exmap_uring_cmd), so that one thread
+ * keeps many misses in flight and reaps them as they complete.
+ *
+ * The command is issued in the submitting task: frames are taken and the
+ * kiocb submitted, and the command returns -EIOCBQUEUED. When the device is
+ * done, the completion is passed to the submitting task as task work,
+ * where the READ's frames are mapped under that task's mmap_lock. If the
+ * task is exiting, io_uring runs the task work elsewhere; then nothing is
+ * mapped, the frames go back and the command completes with -ECANCELED.
+ *
+ * On the first, non-blocking issue nothing may sleep: when mmap_lock or
+ * frames are not to be had at once, -EAGAIN sends the command to io_uring's
+ * worker threads, which issue it again allowed to block.
+ */
+#include <linux/file.h>
+#include <linux/io_uring.h>
+#include <linux/mm.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+
+#include "exmap.h"
+
+struct exmap_uring_req {
+	struct exmap_io io;
+	struct exmap_entry entry;
+	struct io_uring_cmd *ioucmd;
+	struct file *file;	/* keeps the context alive */
+};
+
+static struct exmap_uring_req **exmap_uring_pdu(struct io_uring_cmd *ioucmd)
+{
+	BUILD_BUG_ON(sizeof(struct exmap_uring_req *) >
+		     sizeof(ioucmd->pdu));
+	return (struct exmap_uring_req **)ioucmd->pdu;
+}
+
+static void exmap_uring_req_free(struct exmap_uring_req *req)
+{
+	exmap_io_destroy(&req->io);
+	fput(req->file);
+	kfree(req);
+}
+
+static void exmap_uring_finish(struct io_uring_cmd *ioucmd,
+			       unsigned int issue_flags)
+{
+	struct exmap_uring_req *req = *exmap_uring_pdu(ioucmd);
+	struct exmap_io *io = &req->io;
+	struct exmap_ctx *ctx = io->ctx;
+	unsigned long moved;
+	long res;
+
+	moved = exmap_io_results(io);
+	if (io->write) {
+		atomic64_add(moved, &ctx->stats.write_pages);
+		atomic64_inc(&ctx->stats.write_calls);
+	} else {
+		atomic64_add(moved, &ctx->stats.read_pages);
+		atomic64_inc(&ctx->stats.read_calls);
+		if (current->mm == ctx->mm && !(current->flags & PF_EXITING)) {
+			exmap_io_map(io, current->mm);
+		} else {
+			if (req->entry.res >= 0)
+				req->entry.res = -ECANCELED;
+			exmap_io_put_frames(io);
+		}
+	}
+	res = req->entry.res;
+	exmap_uring_req_free(req);
+	io_uring_cmd_done(ioucmd, res, 0, issue_flags);
+}
+
+static void exmap_uring_io_done(struct exmap_io *io)
+{
+	struct exmap_uring_req *req = container_of(io, struct exmap_uring_req,
+						   io);
+
+	io_uring_cmd_complete_in_task(req->ioucmd, exmap_uring_finish);
+}
+
+/* Reads and checks the command; the same rules as an ACTION entry. */
+static int exmap_uring_prep(struct exmap_ctx *ctx, struct io_uring_cmd *ioucmd,
+			    struct exmap_entry *entry, unsigned int *ifidx)
+{
+	const struct exmap_uring_cmd *c = ioucmd->cmd;
+	u32 interface, flags;
+	u16 resv;
+	int ret;
+
+	/* Pairs with the release at the end of SETUP. */
+	if (!smp_load_acquire(&ctx->ready))
+		return -EINVAL;
+	/* Pairs with the release when the area is mapped. */
+	if (smp_load_acquire(&ctx->mm) != current->mm)
+		return -ENXIO;
+	if (ioucmd->cmd_op != EXMAP_OP_READ && ioucmd->cmd_op != EXMAP_OP_WRITE)
+		return -EINVAL;
+	ret = exmap_io_allowed(ctx, ioucmd->cmd_op);
+	if (ret)
+		return ret;
+
+	entry->page = READ_ONCE(c->page);
+	entry->len = READ_ONCE(c->len);
+	entry->res = 0;
+	resv = READ_ONCE(c->resv);
+	interface = READ_ONCE(c->interface);
+	flags = READ_ONCE(c->flags);
+	if (resv || flags || interface >= ctx->nr_interfaces || !entry->len ||
+	    entry->len > EXMAP_ENTRY_MAX_PAGES ||
+	    (u64)entry->page + entry->len > ctx->area_pages)
+		return -EINVAL;
+	*ifidx = interface;
+	return 0;
+}
+
+int exmap_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
+{
+	struct exmap_ctx *ctx = ioucmd->file->private_data;
+	bool nowait = issue_flags & IO_URING_F_NONBLOCK;
+	struct mm_struct *mm = current->mm;
+	struct exmap_uring_req *req;
+	unsigned long start, end;
+	unsigned int ifidx;
+	int ret;
+
+	req = kmalloc(sizeof(*req), nowait ? GFP_NOWAIT : GFP_KERNEL);
+	if (!req)
+		return nowait ? -EAGAIN : -ENOMEM;
+	ret = exmap_uring_prep(ctx, ioucmd, &req->entry, &ifidx);
+	if (ret)
+		goto out_free;
+	ret = exmap_io_init(&req->io, ctx, ifidx,
+			    ioucmd->cmd_op == EXMAP_OP_WRITE, &req->entry, 1,
+			    nowait ? GFP_NOWAIT : GFP_KERNEL);
+	if (ret) {
+		ret = nowait ? -EAGAIN : ret;
+		goto out_free;
+	}
+
+	if (nowait) {
+		if (!mmap_read_trylock(mm)) {
+			ret = -EAGAIN;
+			goto out_io;
+		}
+	} else if (mmap_read_lock_killable(mm)) {
+		ret = -EINTR;
+		goto out_io;
+	}
+	start = ctx->area_start + ((unsigned long)req->entry.page << PAGE_SHIFT);
+	end = start + ((unsigned long)req->entry.len << PAGE_SHIFT);
+	ret = exmap_area_vma(ctx, mm, start, end) ? 0 : -EINVAL;
+	if (!ret && req->io.write)
+		exmap_io_collect(&req->io, mm);
+	mmap_read_unlock(mm);
+	if (ret)
+		goto out_io;
+
+	if (!req->io.write) {
+		if (!exmap_io_get_frames(&req->io, nowait) && nowait) {
+			ret = -EAGAIN;
+			goto out_io;
+		}
+	}
+
+	req->ioucmd = ioucmd;
+	req->file = get_file(ioucmd->file);
+	*exmap_uring_pdu(ioucmd) = req;
+	exmap_io_submit(&req->io, exmap_uring_io_done);
+	return -EIOCBQUEUED;
+
+out_io:
+	exmap_io_destroy(&req->io);
+out_free:
+	kfree(req);
+	return ret;
+}
