@@ -32,7 +32,7 @@ TEST_HELPERS := $(OBJ)/test/helpers.o
 SUITE_SRCS := $(sort $(wildcard test/suite/*.c))
 SUITE_PROGS := $(SUITE_SRCS:test/suite/%.c=$(BIN)/exmap-test-%)
 GUEST_PROGS := $(BIN)/test-exmap $(BIN)/exmap-io-persist $(SUITE_PROGS) \
-	       $(BIN)/bench-alloc
+	       $(BIN)/bench-alloc $(BIN)/bench-read
 
 all: module tools
 
@@ -54,6 +54,10 @@ $(OBJ)/%.o: %.c
 $(BIN)/test-exmap: $(OBJ)/test/test-exmap.o $(TEST_HELPERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/bench-read: $(OBJ)/bench/bench-read.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ -l:liburing.a $(LDLIBS)
 
 $(BIN)/exmap-io-persist: $(OBJ)/test/io-persist.o $(TEST_HELPERS)
 	@mkdir -p $(dir $@)
@@ -96,8 +100,17 @@ check: deps checkpatch
 demo: deps
 	tools/vm/run.sh -- 'test-exmap && bench-alloc -s 1'
 
+# fio links about 60 libraries; only the benchmark guest gets it.
+BENCH_BIN := $(BUILD)/bench-bin
+
 bench: deps
-	tools/vm/run.sh -- bench-alloc
+	$(MAKE) guest
+	rm -rf $(BENCH_BIN) && mkdir -p $(BENCH_BIN)
+	cp $(BIN)/* $(BENCH_BIN)/
+	cp $$(command -v fio) $(BENCH_BIN)/
+	EXMAP_VM_NOBUILD=1 EXMAP_VM_BINDIR=$(BENCH_BIN) EXMAP_VM_MEM=2G \
+		EXMAP_VM_DEBUG=0 \
+		tools/vm/run.sh -- 'bench-alloc && bench-read.sh'
 
 checkpatch:
 	tools/checkpatch.sh

@@ -128,7 +128,7 @@ static unsigned long exmap_alloc_short(struct exmap_ctx *ctx,
 		need += entries[i].res;
 	}
 	if (got < need)
-		got += exmap_pool_get(ctx, ifidx, need - got, frames);
+		got += exmap_pool_get(ctx, ifidx, need - got, frames, true);
 
 	left = got;
 	for (i = 0; i < nr; i++) {
@@ -232,8 +232,10 @@ static long exmap_action_locked(struct exmap_ctx *ctx, unsigned int ifidx,
 	default:
 		/* No mmap_lock across I/O; io.c takes it when it must. */
 		mmap_read_unlock(mm);
+		if (!iface->io_space)
+			iface->io_space = exmap_io_space_alloc();
 		ret = exmap_io_sync(ctx, ifidx, act->opcode == EXMAP_OP_WRITE,
-				    iface->entries, act->nr);
+				    iface->entries, act->nr, iface->io_space);
 		if (ret)
 			return ret;
 	}

@@ -52,6 +52,19 @@ struct exmap_io_cmd {
 	long ret;
 };
 
+/*
+ * Arrays an I/O may use instead of allocating its own: an interface's (used
+ * under its lock) or ones inline in a request. Allocation is slow enough to
+ * matter next to a fast device.
+ */
+struct exmap_io_space {
+	struct exmap_io_cmd *cmds;
+	u32 *first_slot;
+	struct bio_vec *slots;
+	unsigned int max_nr;
+	unsigned int max_pages;
+};
+
 /* One READ or WRITE of a vector (see io.c). */
 struct exmap_io {
 	struct exmap_ctx *ctx;
@@ -63,6 +76,8 @@ struct exmap_io {
 	struct exmap_io_cmd *cmds;	/* one per entry */
 	u32 *first_slot;		/* each entry's first page in @slots */
 	struct bio_vec *slots;		/* the frame of each page */
+	bool own_arrays;		/* allocated, not from a space */
+	bool sync_ok;			/* the submitter waits for the I/O */
 	atomic_t pending;
 	void (*done)(struct exmap_io *io);
 	struct completion wait;
@@ -74,6 +89,7 @@ struct exmap_interface {
 	/* The page user space maps; allocated on first use. */
 	struct page *vec_page;
 	struct exmap_entry *entries;
+	struct exmap_io_space *io_space;	/* READ/WRITE, on first use */
 
 	/* This interface's free frames, linked through page->lru. */
 	spinlock_t free_lock;
@@ -168,7 +184,9 @@ int exmap_pt_collect(struct mm_struct *mm, unsigned long area_start,
 /* io.c */
 int exmap_io_init(struct exmap_io *io, struct exmap_ctx *ctx,
 		  unsigned int ifidx, bool write, struct exmap_entry *entries,
-		  unsigned int nr, gfp_t gfp);
+		  unsigned int nr, gfp_t gfp, struct exmap_io_space *space);
+struct exmap_io_space *exmap_io_space_alloc(void);
+void exmap_io_space_free(struct exmap_io_space *space);
 void exmap_io_destroy(struct exmap_io *io);
 bool exmap_io_get_frames(struct exmap_io *io, bool nowait);
 void exmap_io_put_frames(struct exmap_io *io);
@@ -177,7 +195,8 @@ void exmap_io_submit(struct exmap_io *io, void (*done)(struct exmap_io *));
 unsigned long exmap_io_results(struct exmap_io *io);
 void exmap_io_map(struct exmap_io *io, struct mm_struct *mm);
 int exmap_io_sync(struct exmap_ctx *ctx, unsigned int ifidx, bool write,
-		  struct exmap_entry *entries, unsigned int nr);
+		  struct exmap_entry *entries, unsigned int nr,
+		  struct exmap_io_space *space);
 
 /* shortcut.c */
 ssize_t exmap_shortcut_read(struct file *file, char __user *buf,
@@ -201,7 +220,8 @@ void exmap_pool_destroy(struct exmap_ctx *ctx);
 unsigned long exmap_pool_get_free(struct exmap_ctx *ctx, unsigned int ifidx,
 				  unsigned long want, struct list_head *out);
 unsigned long exmap_pool_get(struct exmap_ctx *ctx, unsigned int ifidx,
-			     unsigned long want, struct list_head *out);
+			     unsigned long want, struct list_head *out,
+			     bool may_sleep);
 void exmap_pool_put(struct exmap_ctx *ctx, unsigned int ifidx,
 		    struct list_head *frames, unsigned long nr);
 void exmap_pool_reclaim(struct exmap_ctx *ctx, unsigned long first,

@@ -46,10 +46,40 @@ static void exmap_io_complete(struct kiocb *iocb, long ret)
 	exmap_io_put(cmd->io);
 }
 
-/* Sets up @io for @nr entries; the caller fills entries and frames. */
+/* An interface's space: a full vector of one-page entries, and then some. */
+#define EXMAP_SPACE_PAGES	(2 * EXMAP_VEC_MAX)
+
+struct exmap_io_space *exmap_io_space_alloc(void)
+{
+	struct exmap_io_space *space;
+
+	space = kvzalloc(sizeof(*space) +
+			 EXMAP_VEC_MAX * sizeof(*space->cmds) +
+			 EXMAP_VEC_MAX * sizeof(*space->first_slot) +
+			 EXMAP_SPACE_PAGES * sizeof(*space->slots),
+			 GFP_KERNEL_ACCOUNT);
+	if (!space)
+		return NULL;
+	space->cmds = (struct exmap_io_cmd *)(space + 1);
+	space->slots = (struct bio_vec *)(space->cmds + EXMAP_VEC_MAX);
+	space->first_slot = (u32 *)(space->slots + EXMAP_SPACE_PAGES);
+	space->max_nr = EXMAP_VEC_MAX;
+	space->max_pages = EXMAP_SPACE_PAGES;
+	return space;
+}
+
+void exmap_io_space_free(struct exmap_io_space *space)
+{
+	kvfree(space);
+}
+
+/*
+ * Sets up @io for @nr entries, in @space when it is large enough, else in
+ * arrays of its own allocated with @gfp.
+ */
 int exmap_io_init(struct exmap_io *io, struct exmap_ctx *ctx,
 		  unsigned int ifidx, bool write, struct exmap_entry *entries,
-		  unsigned int nr, gfp_t gfp)
+		  unsigned int nr, gfp_t gfp, struct exmap_io_space *space)
 {
 	unsigned long pages = 0;
 	unsigned int i;
@@ -64,12 +94,20 @@ int exmap_io_init(struct exmap_io *io, struct exmap_ctx *ctx,
 		pages += entries[i].len;
 	io->pages = pages;
 
-	io->cmds = kvcalloc(nr, sizeof(*io->cmds), gfp);
-	io->first_slot = kvcalloc(nr, sizeof(*io->first_slot), gfp);
-	io->slots = kvcalloc(pages, sizeof(*io->slots), gfp);
-	if (!io->cmds || !io->first_slot || !io->slots) {
-		exmap_io_destroy(io);
-		return -ENOMEM;
+	if (space && nr <= space->max_nr && pages <= space->max_pages) {
+		io->cmds = space->cmds;
+		io->first_slot = space->first_slot;
+		io->slots = space->slots;
+		memset(io->slots, 0, pages * sizeof(*io->slots));
+	} else {
+		io->own_arrays = true;
+		io->cmds = kvcalloc(nr, sizeof(*io->cmds), gfp);
+		io->first_slot = kvcalloc(nr, sizeof(*io->first_slot), gfp);
+		io->slots = kvcalloc(pages, sizeof(*io->slots), gfp);
+		if (!io->cmds || !io->first_slot || !io->slots) {
+			exmap_io_destroy(io);
+			return -ENOMEM;
+		}
 	}
 	pages = 0;
 	for (i = 0; i < nr; i++) {
@@ -81,9 +119,11 @@ int exmap_io_init(struct exmap_io *io, struct exmap_ctx *ctx,
 
 void exmap_io_destroy(struct exmap_io *io)
 {
-	kvfree(io->cmds);
-	kvfree(io->first_slot);
-	kvfree(io->slots);
+	if (io->own_arrays) {
+		kvfree(io->cmds);
+		kvfree(io->first_slot);
+		kvfree(io->slots);
+	}
 	io->cmds = NULL;
 	io->first_slot = NULL;
 	io->slots = NULL;
@@ -92,7 +132,7 @@ void exmap_io_destroy(struct exmap_io *io)
 /*
  * READ: gives every entry a fresh frame per page, in order; an entry the
  * pool cannot fully serve fails with -ENOMEM. May sleep, unless @nowait:
- * then only the free lists are used. Returns false if an entry failed.
+ * then no frame is taken from the system. Returns false if an entry failed.
  */
 bool exmap_io_get_frames(struct exmap_io *io, bool nowait)
 {
@@ -103,11 +143,7 @@ bool exmap_io_get_frames(struct exmap_io *io, bool nowait)
 	unsigned long got, left;
 	unsigned int i, k;
 
-	if (nowait)
-		got = exmap_pool_get_free(io->ctx, io->ifidx, io->pages,
-					  &frames);
-	else
-		got = exmap_pool_get(io->ctx, io->ifidx, io->pages, &frames);
+	got = exmap_pool_get(io->ctx, io->ifidx, io->pages, &frames, !nowait);
 	left = got;
 	for (i = 0; i < io->nr; i++) {
 		e = &io->entries[i];
@@ -185,7 +221,13 @@ void exmap_io_submit(struct exmap_io *io, void (*done)(struct exmap_io *))
 		init_sync_kiocb(&cmd->iocb, file);
 		cmd->iocb.ki_pos = io->ctx->backing_offset +
 				   ((loff_t)e->page << PAGE_SHIFT);
-		cmd->iocb.ki_complete = exmap_io_complete;
+		/*
+		 * A lone synchronous entry has nothing to overlap with; a
+		 * synchronous kiocb lets block devices use their cheaper
+		 * on-stack bio path.
+		 */
+		if (live > 1 || !io->sync_ok)
+			cmd->iocb.ki_complete = exmap_io_complete;
 		if (io->write) {
 			iov_iter_bvec(&iter, ITER_SOURCE, bv, e->len, bytes);
 			ret = vfs_iocb_iter_write(file, &cmd->iocb, &iter);
@@ -290,20 +332,24 @@ static void exmap_io_wake(struct exmap_io *io)
 
 /*
  * A synchronous READ or WRITE of an interface's vector, for ACTION and the
- * pread/pwrite shortcut. Entries are checked; no lock is held. Results go
- * to each entry's res.
+ * pread/pwrite shortcut. Entries are checked; no lock is held but the one
+ * that makes @space (may be NULL) the caller's. Results go to each entry's
+ * res.
  */
 int exmap_io_sync(struct exmap_ctx *ctx, unsigned int ifidx, bool write,
-		  struct exmap_entry *entries, unsigned int nr)
+		  struct exmap_entry *entries, unsigned int nr,
+		  struct exmap_io_space *space)
 {
 	struct mm_struct *mm = current->mm;
 	struct exmap_io io;
 	unsigned long moved;
 	int err;
 
-	err = exmap_io_init(&io, ctx, ifidx, write, entries, nr, GFP_KERNEL);
+	err = exmap_io_init(&io, ctx, ifidx, write, entries, nr, GFP_KERNEL,
+			    space);
 	if (err)
 		return err;
+	io.sync_ok = true;
 	init_completion(&io.wait);
 
 	if (write) {

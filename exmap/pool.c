@@ -190,16 +190,18 @@ unsigned long exmap_pool_get_free(struct exmap_ctx *ctx, unsigned int ifidx,
 
 /*
  * Like exmap_pool_get_free(), but when the free lists run dry also takes
- * fresh frames from the system (up to the pool size) and then steals from
- * other interfaces. May sleep. Fewer than @want: the pool is exhausted.
+ * fresh frames from the system (up to the pool size; only if @may_sleep)
+ * and then steals from other interfaces. Fewer than @want: the pool is
+ * exhausted (or would have had to sleep).
  */
 unsigned long exmap_pool_get(struct exmap_ctx *ctx, unsigned int ifidx,
-			     unsigned long want, struct list_head *out)
+			     unsigned long want, struct list_head *out,
+			     bool may_sleep)
 {
 	unsigned long n;
 
 	n = exmap_pool_get_free(ctx, ifidx, want, out);
-	if (n < want)
+	if (n < want && may_sleep)
 		n += exmap_grow(&ctx->pool, want - n, out);
 	if (n < want)
 		n += exmap_steal(ctx, ifidx, want - n, out);

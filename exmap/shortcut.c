@@ -12,17 +12,28 @@
  * vector page this suits a thread that misses one page at a time, and it is
  * what io_uring's IORING_OP_READ and IORING_OP_WRITE run on this file.
  */
+#include <linux/bvec.h>
 #include <linux/fs.h>
 #include <linux/mm.h>
 
 #include "exmap.h"
 
+/* Runs up to this many pages need no allocation. */
+#define EXMAP_SHORTCUT_INLINE	4
+
 static ssize_t exmap_shortcut(struct file *file, unsigned long addr,
 			      size_t count, loff_t pos, unsigned int opcode)
 {
 	struct exmap_ctx *ctx = file->private_data;
+	struct bio_vec slots[EXMAP_SHORTCUT_INLINE];
 	struct mm_struct *mm = current->mm;
+	struct exmap_io_cmd cmd;
 	struct exmap_entry entry;
+	u32 first_slot;
+	struct exmap_io_space space = {
+		.cmds = &cmd, .first_slot = &first_slot, .slots = slots,
+		.max_nr = 1, .max_pages = EXMAP_SHORTCUT_INLINE,
+	};
 	unsigned long start;
 	int ret;
 
@@ -57,7 +68,8 @@ static ssize_t exmap_shortcut(struct file *file, unsigned long addr,
 	if (ret)
 		return ret;
 
-	ret = exmap_io_sync(ctx, pos, opcode == EXMAP_OP_WRITE, &entry, 1);
+	ret = exmap_io_sync(ctx, pos, opcode == EXMAP_OP_WRITE, &entry, 1,
+			    &space);
 	if (ret)
 		return ret;
 	return entry.res < 0 ? entry.res : count;

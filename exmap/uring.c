@@ -15,6 +15,7 @@
  * frames are not to be had at once, -EAGAIN sends the command to io_uring's
  * worker threads, which issue it again allowed to block.
  */
+#include <linux/bvec.h>
 #include <linux/file.h>
 #include <linux/io_uring.h>
 #include <linux/mm.h>
@@ -23,9 +24,15 @@
 
 #include "exmap.h"
 
+/* Runs up to this many pages need no allocation but the request's. */
+#define EXMAP_URING_INLINE	8
+
 struct exmap_uring_req {
 	struct exmap_io io;
 	struct exmap_entry entry;
+	struct exmap_io_cmd cmd;
+	u32 first_slot;
+	struct bio_vec slots[EXMAP_URING_INLINE];
 	struct io_uring_cmd *ioucmd;
 	struct file *file;	/* keeps the context alive */
 };
@@ -121,6 +128,7 @@ int exmap_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
 	struct exmap_ctx *ctx = ioucmd->file->private_data;
 	bool nowait = issue_flags & IO_URING_F_NONBLOCK;
 	struct mm_struct *mm = current->mm;
+	struct exmap_io_space space;
 	struct exmap_uring_req *req;
 	unsigned long start, end;
 	unsigned int ifidx;
@@ -132,9 +140,14 @@ int exmap_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
 	ret = exmap_uring_prep(ctx, ioucmd, &req->entry, &ifidx);
 	if (ret)
 		goto out_free;
+	space = (struct exmap_io_space){
+		.cmds = &req->cmd, .first_slot = &req->first_slot,
+		.slots = req->slots, .max_nr = 1,
+		.max_pages = EXMAP_URING_INLINE,
+	};
 	ret = exmap_io_init(&req->io, ctx, ifidx,
 			    ioucmd->cmd_op == EXMAP_OP_WRITE, &req->entry, 1,
-			    nowait ? GFP_NOWAIT : GFP_KERNEL);
+			    nowait ? GFP_NOWAIT : GFP_KERNEL, &space);
 	if (ret) {
 		ret = nowait ? -EAGAIN : ret;
 		goto out_free;

@@ -31,6 +31,7 @@ VM_PACKAGES=(
     linux-headers-amd64:
     libcmocka-dev:/usr/include/cmocka.h
     liburing-dev:/usr/include/liburing.h
+    fio:fio
 )
 
 # Install whatever is missing.  apt-get is only run when something is

@@ -35,6 +35,8 @@ options (each also settable as the environment variable shown):
                     EXMAP_VM_KVER        kernel version (newest with headers)
                     EXMAP_VM_MODDIR      kernel modules (/lib/modules/$KVER)
                     EXMAP_VM_BINDIR      user programs (build/bin)
+                    EXMAP_VM_DEBUG       0: boot without slub_debug and
+                                         page_poison (for benchmarks)
                     EXMAP_VM_IGNORE      ERE: kernel log lines not to count
                                          as problems
                     EXMAP_VM_DISK_CACHE  QEMU cache mode for disks (none)
@@ -102,7 +104,10 @@ boot() {
     # nested hypervisor then fails to virtualise.
     [[ ${EXMAP_VM_KVM:-0} == 1 ]] && accel=kvm cpu=host
     cpu=${EXMAP_VM_CPU:-$cpu}
-    append="console=ttyS0 panic=-1 slub_debug=FZPU page_poison=1 loglevel=4"
+    append="console=ttyS0 panic=-1 loglevel=4"
+    # Allocator debugging makes every slab allocation several times slower
+    # under emulation: tests want it, benchmarks (EXMAP_VM_DEBUG=0) do not.
+    [[ ${EXMAP_VM_DEBUG:-1} == 0 ]] || append+=" slub_debug=FZPU page_poison=1"
     # printk.time: kernel lines on the console are recognisable by their
     # time stamp (see scan_log).  log_buf_len: keep a long test's early
     # warnings in the dmesg dump.
