@@ -108,9 +108,11 @@ bench: deps
 	rm -rf $(BENCH_BIN) && mkdir -p $(BENCH_BIN)
 	cp $(BIN)/* $(BENCH_BIN)/
 	cp $$(command -v fio) $(BENCH_BIN)/
+	rm -f $(BUILD)/vm/bench-disk.img
+	truncate -s 1G $(BUILD)/vm/bench-disk.img
 	EXMAP_VM_NOBUILD=1 EXMAP_VM_BINDIR=$(BENCH_BIN) EXMAP_VM_MEM=2G \
-		EXMAP_VM_DEBUG=0 \
-		tools/vm/run.sh -- 'bench-alloc && bench-read.sh'
+		EXMAP_VM_DEBUG=0 tools/vm/run.sh --disk $(BUILD)/vm/bench-disk.img \
+		-- 'bench-alloc && bench-read.sh'
 
 checkpatch:
 	tools/checkpatch.sh
