@@ -76,7 +76,8 @@ $(BIN)/bench-alloc: $(OBJ)/bench/bench-alloc.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(OBJ)/test/%.o $(OBJ)/test/suite/%.o $(OBJ)/bench/%.o: include/linux/exmap.h test/helpers.h
+$(OBJ)/test/%.o $(OBJ)/test/suite/%.o: include/linux/exmap.h test/helpers.h
+$(OBJ)/bench/%.o: include/linux/exmap.h bench/bench-util.h
 
 deps:
 	tools/deps.sh

@@ -30,6 +30,8 @@
 
 #include <linux/exmap.h>
 
+#include "bench-util.h"
+
 #define BATCH		512
 #define SPREAD		512	/* pages between entries: one page table */
 #define PAGE		((size_t)EXMAP_PAGE_SIZE)
@@ -57,20 +59,6 @@ struct worker {
 	unsigned long pages;
 	int err;
 };
-
-static void die(const char *what)
-{
-	perror(what);
-	exit(1);
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static size_t stride_of(enum mode mode)
 {

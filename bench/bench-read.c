@@ -30,6 +30,8 @@
 
 #include <linux/exmap.h>
 
+#include "bench-util.h"
+
 #define PAGE		((size_t)EXMAP_PAGE_SIZE)
 #define FREE_BATCH	64
 
@@ -43,20 +45,6 @@ static uint32_t random_page(void)
 	rng ^= rng >> 7;
 	rng ^= rng << 17;
 	return (uint32_t)(rng % dev_pages);
-}
-
-static void die(const char *what)
-{
-	perror(what);
-	exit(1);
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 struct exmap_bench {
