@@ -11,6 +11,7 @@
  *   io.c         READ and WRITE against the backing store
  *   uring.c      READ and WRITE through io_uring (IORING_OP_URING_CMD)
  *   shortcut.c   pread/pwrite on the exmap fd for one run of pages
+ *   limits.c     device permissions and the RLIMIT_MEMLOCK charge
  *   pool.c       the frame pool: per-interface lists, global list, stealing
  *   area.c       the area VMA: fault, split, close (frame reclaim)
  *   interface.c  interface pages and their mmap
@@ -146,6 +147,10 @@ struct exmap_ctx {
 	struct file *backing;
 	loff_t backing_offset;
 
+	/* The user charged for the pool, and how much (limits.c). */
+	struct user_struct *user;
+	unsigned long charged_pages;
+
 	struct exmap_counters stats;
 };
 
@@ -239,6 +244,13 @@ int exmap_interfaces_init(struct exmap_ctx *ctx, unsigned int nr);
 void exmap_interfaces_destroy(struct exmap_ctx *ctx);
 struct exmap_iov *exmap_interface_vec(struct exmap_interface *iface);
 int exmap_interface_mmap(struct exmap_ctx *ctx, struct vm_area_struct *vma);
+
+/* limits.c */
+extern atomic_long_t exmap_frames_held;
+umode_t exmap_dev_mode(void);
+int exmap_may_open(void);
+int exmap_limits_charge(struct exmap_ctx *ctx, unsigned long pages);
+void exmap_limits_uncharge(struct exmap_ctx *ctx);
 
 /* main.c */
 void exmap_stats_fill(struct exmap_ctx *ctx, struct exmap_stats *st);

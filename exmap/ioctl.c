@@ -4,7 +4,8 @@
  *
  * Order of checks, as in userfaultfd: a failed copy gives -EFAULT, a call
  * before SETUP or malformed arguments give -EINVAL, a second SETUP gives
- * -EBUSY, unknown commands give -ENOTTY.
+ * -EBUSY, a pool over the caller's RLIMIT_MEMLOCK -EPERM, unknown commands
+ * give -ENOTTY.
  */
 #include <linux/file.h>
 #include <linux/fs.h>
@@ -77,9 +78,12 @@ static long exmap_ioctl_setup(struct exmap_ctx *ctx, void __user *arg)
 	ret = -EBUSY;
 	if (ctx->ready)
 		goto out;
-	ret = exmap_backing_get(ctx, s.backing_fd, s.backing_offset);
+	ret = exmap_limits_charge(ctx, s.pool_size);
 	if (ret)
 		goto out;
+	ret = exmap_backing_get(ctx, s.backing_fd, s.backing_offset);
+	if (ret)
+		goto out_uncharge;
 	ret = exmap_interfaces_init(ctx, s.nr_interfaces);
 	if (ret)
 		goto out_backing;
@@ -104,6 +108,8 @@ out_backing:
 		fput(ctx->backing);
 		ctx->backing = NULL;
 	}
+out_uncharge:
+	exmap_limits_uncharge(ctx);
 out:
 	mutex_unlock(&ctx->setup_lock);
 	return ret;

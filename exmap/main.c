@@ -22,7 +22,11 @@
 static int exmap_open(struct inode *inode, struct file *file)
 {
 	struct exmap_ctx *ctx;
+	int ret;
 
+	ret = exmap_may_open();
+	if (ret)
+		return ret;
 	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL_ACCOUNT);
 	if (!ctx)
 		return -ENOMEM;
@@ -42,6 +46,7 @@ static int exmap_release(struct inode *inode, struct file *file)
 	}
 	if (ctx->backing)
 		fput(ctx->backing);
+	exmap_limits_uncharge(ctx);
 	if (ctx->mm)
 		mmdrop(ctx->mm);
 	kfree(ctx);
@@ -130,7 +135,6 @@ static struct miscdevice exmap_misc = {
 	.minor = MISC_DYNAMIC_MINOR,
 	.name = "exmap",
 	.fops = &exmap_fops,
-	.mode = 0666,
 };
 
 static int __init exmap_init(void)
@@ -144,6 +148,7 @@ static int __init exmap_init(void)
 	BUILD_BUG_ON(sizeof(struct exmap_stats) != 128);
 	BUILD_BUG_ON(EXMAP_ENTRY_MAX_PAGES > S16_MAX);
 
+	exmap_misc.mode = exmap_dev_mode();
 	return misc_register(&exmap_misc);
 }
 

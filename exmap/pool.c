@@ -59,6 +59,7 @@ void exmap_pool_destroy(struct exmap_ctx *ctx)
 		__free_page(page);
 	}
 	xa_destroy(&pool->frames);
+	atomic_long_sub(pool->taken, &exmap_frames_held);
 	pool->taken = 0;
 }
 
@@ -152,6 +153,7 @@ static unsigned long exmap_grow(struct exmap_pool *pool, unsigned long want,
 			cond_resched();
 	}
 	mutex_unlock(&pool->grow_lock);
+	atomic_long_add(n, &exmap_frames_held);
 	return n;
 }
 

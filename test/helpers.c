@@ -123,6 +123,19 @@ int t_write_faults(volatile void *addr)
 	return t_probe(NULL, addr);
 }
 
+long t_frames_held(void)
+{
+	FILE *f = fopen("/sys/module/exmap/parameters/frames", "r");
+	long n = -1;
+
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &n) != 1)
+		n = -1;
+	fclose(f);
+	return n;
+}
+
 long t_mem_free_kb(void)
 {
 	FILE *f = fopen("/proc/meminfo", "r");

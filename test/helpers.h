@@ -40,6 +40,8 @@ void t_fill_vec(struct exmap_iov *vec, unsigned int nr, uint32_t first,
 int t_read_faults(const volatile void *addr);
 /* True if writing *addr raises SIGSEGV (the signal is caught). */
 int t_write_faults(volatile void *addr);
+/* Frames all exmap contexts hold (module parameter "frames"), or -1. */
+long t_frames_held(void);
 /* Free memory of the machine in KiB (MemFree of /proc/meminfo). */
 long t_mem_free_kb(void);
 
