@@ -29,6 +29,12 @@ RUNNING_KDIR := /lib/modules/$(shell uname -r)/build
 KDIR ?= $(if $(wildcard $(RUNNING_KDIR)/Makefile),$(RUNNING_KDIR),$(HARNESS_KDIR))
 
 TEST_HELPERS := $(OBJ)/test/helpers.o
+
+# libexmap: static and shared, with a version script.
+LIB := $(BUILD)/lib
+LIBEXMAP_SRCS := $(wildcard tools/libexmap/*.c)
+LIBEXMAP_OBJS := $(LIBEXMAP_SRCS:%.c=$(OBJ)/%.o)
+LIBEXMAP_PIC := $(LIBEXMAP_SRCS:%.c=$(OBJ)/pic/%.o)
 SUITE_SRCS := $(sort $(wildcard test/suite/*.c))
 SUITE_PROGS := $(SUITE_SRCS:test/suite/%.c=$(BIN)/exmap-test-%)
 GUEST_PROGS := $(BIN)/test-exmap $(BIN)/exmap-io-persist $(SUITE_PROGS) \
@@ -43,7 +49,25 @@ module:
 guest-module:
 	$(MAKE) -C exmap KDIR=$(HARNESS_KDIR)
 
-tools: $(GUEST_PROGS)
+tools: $(GUEST_PROGS) $(LIB)/libexmap.so.1
+
+$(LIB)/libexmap.a: $(LIBEXMAP_OBJS)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(OBJ)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -c -o $@ $<
+
+$(LIB)/libexmap.so.1: $(LIBEXMAP_PIC) tools/libexmap/libexmap.map
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -shared -Wl,-soname,libexmap.so.1 \
+		-Wl,--version-script=tools/libexmap/libexmap.map -Wl,-z,defs \
+		-o $@ $(LIBEXMAP_PIC) $(LDLIBS)
+
+$(OBJ)/tools/libexmap/%.o $(OBJ)/pic/tools/libexmap/%.o: \
+	tools/libexmap/libexmap.h tools/libexmap/libexmap-int.h \
+	include/linux/exmap.h
 
 guest: guest-module tools
 
@@ -62,6 +86,10 @@ $(BIN)/bench-read: $(OBJ)/bench/bench-read.o
 $(BIN)/exmap-io-persist: $(OBJ)/test/io-persist.o $(TEST_HELPERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/exmap-test-libexmap: $(OBJ)/test/suite/libexmap.o $(LIB)/libexmap.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
 
 # liburing is linked statically: the guest then needs no copy of it.
 $(BIN)/exmap-test-io: $(OBJ)/test/suite/io.o $(TEST_HELPERS)
@@ -88,6 +116,8 @@ VM_DISKS := $(BUILD)/vm/disk-a.img $(BUILD)/vm/disk-b.img
 PERSIST_DISK := $(BUILD)/vm/persist.img
 
 check: deps checkpatch
+	$(MAKE) tools
+	$(BIN)/exmap-test-libexmap
 	tools/vm/selftest.sh
 	@mkdir -p $(BUILD)/vm
 	rm -f $(VM_DISKS) $(PERSIST_DISK)

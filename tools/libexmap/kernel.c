@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: LGPL-2.1 OR MIT
+/* libexmap's kernel backend: the ioctls of /dev/exmap, nothing more. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "libexmap-int.h"
+
+static void kernel_destroy(struct exmap *x)
+{
+	for (unsigned int k = 0; k < x->opts.nr_interfaces; k++) {
+		if (x->ifs[k].vec)
+			munmap(x->ifs[k].vec, EXMAP_INTERFACE_SIZE);
+	}
+	if (x->area)
+		munmap(x->area, x->opts.area_pages * EXMAP_PAGE_SIZE);
+	if (x->fd >= 0)
+		close(x->fd);
+}
+
+static int kernel_create(struct exmap *x)
+{
+	struct exmap_setup s = {
+		.pool_size = x->opts.pool_pages,
+		.nr_interfaces = x->opts.nr_interfaces,
+		.backing_fd = x->opts.backing_fd,
+		.backing_offset = x->opts.backing_offset,
+	};
+	void *p;
+	int ret;
+
+	x->fd = open("/dev/exmap", O_RDWR | O_CLOEXEC);
+	if (x->fd < 0)
+		return -errno;
+	if (ioctl(x->fd, EXMAP_IOC_SETUP, &s))
+		goto fail;
+	p = mmap(NULL, x->opts.area_pages * EXMAP_PAGE_SIZE,
+		 PROT_READ | PROT_WRITE, MAP_SHARED, x->fd, EXMAP_OFF_AREA);
+	if (p == MAP_FAILED)
+		goto fail;
+	x->area = p;
+	for (unsigned int k = 0; k < x->opts.nr_interfaces; k++) {
+		p = mmap(NULL, EXMAP_INTERFACE_SIZE, PROT_READ | PROT_WRITE,
+			 MAP_SHARED, x->fd, EXMAP_OFF_INTERFACE(k));
+		if (p == MAP_FAILED)
+			goto fail;
+		x->ifs[k].vec = p;
+	}
+	return 0;
+fail:
+	ret = -errno;
+	kernel_destroy(x);
+	return ret;
+}
+
+static int kernel_action(struct exmap_if *i, unsigned int opcode)
+{
+	struct exmap_action a = {
+		.interface = i->idx, .nr = i->nr, .opcode = opcode,
+	};
+	int ret = ioctl(i->x->fd, EXMAP_IOC_ACTION, &a);
+
+	return ret < 0 ? -errno : ret;
+}
+
+static int kernel_stats(struct exmap *x, struct exmap_stats *st)
+{
+	return ioctl(x->fd, EXMAP_IOC_STATS, st) ? -errno : 0;
+}
+
+const struct exmap_ops exmap_kernel_ops = {
+	.create = kernel_create,
+	.destroy = kernel_destroy,
+	.action = kernel_action,
+	.stats = kernel_stats,
+};
