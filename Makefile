@@ -87,6 +87,16 @@ $(BIN)/exmap-io-persist: $(OBJ)/test/io-persist.o $(TEST_HELPERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+BUFPOOL_SRCS := $(wildcard tools/bufpool/*.c)
+BUFPOOL_OBJS := $(BUFPOOL_SRCS:%.c=$(OBJ)/%.o)
+
+$(OBJ)/tools/bufpool/%.o: tools/bufpool/*.h
+
+$(BIN)/exmap-test-bufpool-units: $(OBJ)/test/suite/bufpool-units.o \
+				 $(BUFPOOL_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+
 $(BIN)/exmap-test-libexmap: $(OBJ)/test/suite/libexmap.o $(LIB)/libexmap.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
@@ -118,6 +128,7 @@ PERSIST_DISK := $(BUILD)/vm/persist.img
 check: deps checkpatch
 	$(MAKE) tools
 	$(BIN)/exmap-test-libexmap
+	$(BIN)/exmap-test-bufpool-units
 	tools/vm/selftest.sh
 	@mkdir -p $(BUILD)/vm
 	rm -f $(VM_DISKS) $(PERSIST_DISK)
