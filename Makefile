@@ -38,7 +38,7 @@ LIBEXMAP_PIC := $(LIBEXMAP_SRCS:%.c=$(OBJ)/pic/%.o)
 SUITE_SRCS := $(sort $(wildcard test/suite/*.c))
 SUITE_PROGS := $(SUITE_SRCS:test/suite/%.c=$(BIN)/exmap-test-%)
 GUEST_PROGS := $(BIN)/test-exmap $(BIN)/exmap-io-persist $(SUITE_PROGS) \
-	       $(BIN)/bench-alloc $(BIN)/bench-read
+	       $(BIN)/bench-alloc $(BIN)/bench-read $(BIN)/exmap-demo
 
 all: module tools
 
@@ -87,15 +87,19 @@ $(BIN)/exmap-io-persist: $(OBJ)/test/io-persist.o $(TEST_HELPERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-BUFPOOL_SRCS := $(wildcard tools/bufpool/*.c)
+BUFPOOL_SRCS := $(filter-out tools/bufpool/demo.c,$(wildcard tools/bufpool/*.c))
 BUFPOOL_OBJS := $(BUFPOOL_SRCS:%.c=$(OBJ)/%.o)
 
 $(OBJ)/tools/bufpool/%.o: tools/bufpool/*.h
 
 $(BIN)/exmap-test-bufpool-units: $(OBJ)/test/suite/bufpool-units.o \
-				 $(BUFPOOL_OBJS)
+				 $(BUFPOOL_OBJS) $(LIB)/libexmap.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+
+$(BIN)/exmap-demo: $(OBJ)/tools/bufpool/demo.o $(BUFPOOL_OBJS) $(LIB)/libexmap.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BIN)/exmap-test-libexmap: $(OBJ)/test/suite/libexmap.o $(LIB)/libexmap.a
 	@mkdir -p $(dir $@)

@@ -1,0 +1,372 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The buffer pool: misses, eviction, optimistic reads and shutdown.
+ *
+ * Misses lock the page exclusively, make room if the pool is full, READ the
+ * page (one exmap call; or ALLOC for a page never written) and insert it in
+ * the resident set. Eviction runs the clock over the resident set: an
+ * unlocked page is marked, a page still marked on the next pass is latched
+ * exclusively and becomes a victim; a batch of victims has its dirty pages
+ * written back with one WRITE and is freed with one FREE (one TLB
+ * shootdown), then the pages are set evicted, which bumps their versions.
+ * An optimistic reader that touches a page freed under it gets SIGSEGV; the
+ * handler jumps back to the start of the read, which restarts.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "bufpool.h"
+
+#define BP_MAGIC	0x65786d61702d6270ULL	/* "exmap-bp" */
+
+static __thread sigjmp_buf *bp_fault_jmp;
+
+static void bp_fault(int sig, siginfo_t *si, void *uc)
+{
+	(void)si;
+	(void)uc;
+	if (bp_fault_jmp)
+		siglongjmp(*bp_fault_jmp, 1);
+	/* Not inside an optimistic read: a real bug; die of it. */
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+int bp_install_fault_handler(void)
+{
+	struct sigaction sa = { .sa_sigaction = bp_fault,
+				.sa_flags = SA_SIGINFO | SA_NODEFER };
+
+	sigemptyset(&sa.sa_mask);
+	return sigaction(SIGSEGV, &sa, NULL) ? -errno : 0;
+}
+
+/* One exmap call on the thread's interface with one-page entries. */
+static int bp_call(struct bp_thread *t, int (*op)(struct exmap_if *),
+		   const uint64_t *pids, unsigned int n)
+{
+	exmap_vec_reset(t->i);
+	for (unsigned int k = 0; k < n; k++)
+		exmap_vec_add(t->i, (uint32_t)pids[k], 1);
+	return op(t->i);
+}
+
+struct bp_victims {
+	struct bufpool *bp;
+	uint64_t pids[BP_EVICT_BATCH];
+	unsigned int n;
+};
+
+static bool bp_clock_visit(uint64_t pid, void *arg)
+{
+	struct bp_victims *v = arg;
+	page_state_t *ps = &v->bp->states[pid];
+	uint64_t w = ps_load(ps);
+
+	if (ps_state(w) == PS_MARKED) {
+		if (ps_try_lock_x(ps, w))
+			v->pids[v->n++] = pid;
+	} else if (ps_state(w) == PS_UNLOCKED) {
+		ps_try_mark(ps, w);
+	}
+	return v->n < BP_EVICT_BATCH;
+}
+
+/* Evicts one batch: dirty victims written back, all freed in one call. */
+static void bp_evict(struct bp_thread *t)
+{
+	struct bufpool *bp = t->bp;
+	struct bp_victims v = { .bp = bp };
+	uint64_t dirty[BP_EVICT_BATCH];
+	unsigned int nd = 0, turns = 0;
+
+	pthread_mutex_lock(&bp->evict_lock);
+	if (atomic_load(&bp->resident) < bp->pool_pages) {
+		pthread_mutex_unlock(&bp->evict_lock);
+		return;
+	}
+	/* Two turns of the clock mark and then take; give up after four. */
+	while (v.n < BP_EVICT_BATCH && turns < 4 * (bp->rs.mask + 1) / 256) {
+		rs_clock(&bp->rs, 256, bp_clock_visit, &v);
+		turns++;
+	}
+	for (unsigned int k = 0; k < v.n; k++) {
+		if (bp->dirty[v.pids[k]])
+			dirty[nd++] = v.pids[k];
+	}
+	if (nd) {
+		if (bp_call(t, exmap_write, dirty, nd) != 0)
+			abort();	/* the device failed: data would be lost */
+		atomic_fetch_add(&bp->stats.written_bytes, nd * BP_PAGE);
+	}
+	if (v.n && bp_call(t, exmap_free, v.pids, v.n) < 0)
+		abort();
+	for (unsigned int k = 0; k < v.n; k++) {
+		bp->dirty[v.pids[k]] = 0;
+		rs_remove(&bp->rs, v.pids[k]);
+		ps_unlock_x(&bp->states[v.pids[k]], true);
+	}
+	atomic_fetch_sub(&bp->resident, v.n);
+	atomic_fetch_add(&bp->stats.evictions, v.n);
+	pthread_mutex_unlock(&bp->evict_lock);
+}
+
+/* Brings the exclusively latched, evicted page @pid in. */
+static void bp_load(struct bp_thread *t, uint64_t pid, bool fresh)
+{
+	struct bufpool *bp = t->bp;
+	int ret;
+
+	/* When every resident page is latched, overshoot into the slack. */
+	for (int k = 0; k < 4 && atomic_load(&bp->resident) >= bp->pool_pages;
+	     k++)
+		bp_evict(t);
+	for (;;) {
+		ret = bp_call(t, fresh ? exmap_alloc : exmap_read, &pid, 1);
+		if (ret == 0)
+			break;
+		if (exmap_vec_entry(t->i, 0)->res != -ENOMEM)
+			abort();	/* a read error: nothing to go on with */
+		bp_evict(t);
+		sched_yield();
+	}
+	rs_insert(&bp->rs, pid);
+	atomic_fetch_add(&bp->resident, 1);
+	if (!fresh) {
+		atomic_fetch_add(&bp->stats.misses, 1);
+		atomic_fetch_add(&bp->stats.read_bytes, BP_PAGE);
+	}
+}
+
+uint64_t bp_alloc_page(struct bp_thread *t)
+{
+	struct bufpool *bp = t->bp;
+	uint64_t pid = atomic_fetch_add(&bp->next_page, 1);
+
+	if (pid >= bp->area_pages)
+		abort();	/* the area is the data's upper bound */
+	while (!ps_try_lock_x(&bp->states[pid], ps_load(&bp->states[pid])))
+		sched_yield();
+	bp_load(t, pid, true);
+	bp->dirty[pid] = 1;
+	return pid;
+}
+
+char *bp_fix_x(struct bp_thread *t, uint64_t pid)
+{
+	page_state_t *ps = &t->bp->states[pid];
+
+	for (;;) {
+		uint64_t w = ps_load(ps);
+
+		if (!ps_try_lock_x(ps, w)) {
+			sched_yield();
+			continue;
+		}
+		if (ps_state(w) == PS_EVICTED)
+			bp_load(t, pid, false);
+		return bp_addr(t->bp, pid);
+	}
+}
+
+char *bp_fix_s(struct bp_thread *t, uint64_t pid)
+{
+	page_state_t *ps = &t->bp->states[pid];
+
+	for (;;) {
+		uint64_t w = ps_load(ps);
+
+		if (ps_state(w) == PS_EVICTED) {
+			/* Read it in under the exclusive latch, then retry. */
+			if (ps_try_lock_x(ps, w)) {
+				bp_load(t, pid, false);
+				ps_unlock_x(ps, false);
+			}
+			continue;
+		}
+		if (ps_try_lock_s(ps, w))
+			return bp_addr(t->bp, pid);
+		sched_yield();
+	}
+}
+
+void bp_unfix_x(struct bp_thread *t, uint64_t pid, bool dirtied)
+{
+	if (dirtied)
+		t->bp->dirty[pid] = 1;
+	ps_unlock_x(&t->bp->states[pid], false);
+}
+
+void bp_unfix_s(struct bp_thread *t, uint64_t pid)
+{
+	ps_unlock_s(&t->bp->states[pid]);
+}
+
+bool bp_opt_begin(struct bp_thread *t, uint64_t pid, uint64_t *seen)
+{
+	page_state_t *ps = &t->bp->states[pid];
+
+	if (ps_optimistic_begin(ps, seen))
+		return true;
+	if (ps_state(*seen) == PS_EVICTED) {
+		bp_fix_s(t, pid);
+		bp_unfix_s(t, pid);
+	} else {
+		sched_yield();
+	}
+	return false;
+}
+
+bool bp_opt_valid(struct bp_thread *t, uint64_t pid, uint64_t seen)
+{
+	return ps_optimistic_valid(&t->bp->states[pid], seen);
+}
+
+void bp_optimistic(struct bp_thread *t,
+		   bool (*fn)(struct bp_thread *t, void *arg), void *arg)
+{
+	sigjmp_buf jb;
+
+	for (;;) {
+		if (sigsetjmp(jb, 1) == 0) {
+			bool done;
+
+			bp_fault_jmp = &jb;
+			done = fn(t, arg);
+			bp_fault_jmp = NULL;
+			if (done)
+				return;
+		} else {
+			bp_fault_jmp = NULL;
+		}
+		atomic_fetch_add(&t->bp->stats.restarts, 1);
+	}
+}
+
+int bp_thread_init(struct bufpool *bp, struct bp_thread *t, unsigned int id)
+{
+	t->bp = bp;
+	t->id = id;
+	t->i = exmap_interface(bp->x, id);
+	return t->i ? 0 : -EINVAL;
+}
+
+static void bp_free(struct bufpool *bp)
+{
+	if (bp->x)
+		exmap_destroy(bp->x);
+	if (bp->fd >= 0)
+		close(bp->fd);
+	rs_destroy(&bp->rs);
+	free((void *)bp->states);
+	free(bp->dirty);
+	free(bp);
+}
+
+int bp_open(struct bufpool **out, const struct bp_opts *o)
+{
+	/* Frames in flight beyond pool_pages: page 0 and one batch a thread. */
+	uint64_t slack = 1 + (uint64_t)(o->threads + 1) * BP_EVICT_BATCH;
+	struct exmap_opts xo = {
+		.area_pages = o->area_pages,
+		.pool_pages = o->pool_pages + slack,
+		.nr_interfaces = o->threads + 1,
+		.backend = o->backend,
+	};
+	struct bufpool *bp = calloc(1, sizeof(*bp));
+	struct bp_thread t;
+	int ret;
+
+	if (!bp)
+		return -ENOMEM;
+	bp->fd = open(o->device, O_RDWR | O_DIRECT);
+	if (bp->fd < 0 && o->backend == EXMAP_BACKEND_FALLBACK)
+		bp->fd = open(o->device, O_RDWR);
+	if (bp->fd < 0) {
+		ret = -errno;
+		free(bp);
+		return ret;
+	}
+	bp->area_pages = o->area_pages;
+	bp->pool_pages = o->pool_pages;
+	bp->threads = o->threads;
+	pthread_mutex_init(&bp->evict_lock, NULL);
+	bp->states = malloc(o->area_pages * sizeof(*bp->states));
+	bp->dirty = calloc(o->area_pages, 1);
+	ret = rs_init(&bp->rs, o->pool_pages + slack);
+	if (!bp->states || !bp->dirty || ret) {
+		bp_free(bp);
+		return -ENOMEM;
+	}
+	for (uint64_t p = 0; p < o->area_pages; p++)
+		ps_init_evicted(&bp->states[p]);
+	xo.backing_fd = bp->fd;
+	ret = exmap_create(&bp->x, &xo);
+	if (ret) {
+		bp->x = NULL;
+		bp_free(bp);
+		return ret;
+	}
+	bp->area = exmap_area(bp->x);
+
+	/* Page 0: the metadata, resident for good, outside the clock. */
+	bp_thread_init(bp, &t, o->threads);
+	exmap_vec_reset(t.i);
+	exmap_vec_add(t.i, 0, 1);
+	ret = o->reuse ? exmap_read(t.i) : exmap_alloc(t.i);
+	if (ret) {
+		bp_free(bp);
+		return ret < 0 ? ret : exmap_vec_entry(t.i, 0)->res;
+	}
+	bp->meta = (struct bp_meta *)bp->area;
+	if (!o->reuse || bp->meta->magic != BP_MAGIC) {
+		memset(bp->meta, 0, BP_PAGE);
+		bp->meta->magic = BP_MAGIC;
+		bp->meta->next_page = 1;
+	}
+	atomic_store(&bp->next_page, bp->meta->next_page);
+	ps_try_lock_x(&bp->states[0], ps_load(&bp->states[0]));
+	*out = bp;
+	return 0;
+}
+
+static bool bp_collect_dirty(uint64_t pid, void *arg)
+{
+	struct bp_thread *t = arg;
+
+	if (t->bp->dirty[pid]) {
+		if (exmap_vec_len(t->i) == EXMAP_VEC_MAX) {
+			if (exmap_write(t->i) != 0)
+				abort();
+			exmap_vec_reset(t->i);
+		}
+		exmap_vec_add(t->i, (uint32_t)pid, 1);
+		t->bp->dirty[pid] = 0;
+		atomic_fetch_add(&t->bp->stats.written_bytes, BP_PAGE);
+	}
+	return true;
+}
+
+int bp_close(struct bufpool *bp)
+{
+	struct bp_thread t;
+	int ret = 0;
+
+	bp_thread_init(bp, &t, bp->threads);
+	exmap_vec_reset(t.i);
+	rs_clock(&bp->rs, bp->rs.mask + 1, bp_collect_dirty, &t);
+	bp->meta->next_page = atomic_load(&bp->next_page);
+	exmap_vec_add(t.i, 0, 1);
+	if (exmap_write(t.i) != 0 || fdatasync(bp->fd))
+		ret = -EIO;
+	bp_free(bp);
+	return ret;
+}
