@@ -143,8 +143,14 @@ check: deps checkpatch
 	EXMAP_VM_NOBUILD=1 tools/vm/run.sh --disk $(PERSIST_DISK) -- \
 		exmap-io-persist check /dev/vda
 
+# The buffer-pool demo on a fresh virtio disk (and on null_blk), exmap and
+# the fallback side by side. Allocator debugging off: it is a measurement.
 demo: deps
-	tools/vm/run.sh -- 'test-exmap && bench-alloc -s 1'
+	@mkdir -p $(BUILD)/vm
+	rm -f $(BUILD)/vm/demo.img
+	truncate -s 1G $(BUILD)/vm/demo.img
+	EXMAP_VM_DEBUG=0 tools/vm/run.sh --disk $(BUILD)/vm/demo.img -- \
+		exmap-demo.sh
 
 # fio links about 60 libraries; only the benchmark guest gets it.
 BENCH_BIN := $(BUILD)/bench-bin
