@@ -9,6 +9,9 @@
 # make deps       install the Debian packages everything needs
 # make checkpatch the module against the kernel's coding style
 
+# A recipe that fails must not leave a half-written target behind.
+.DELETE_ON_ERROR:
+
 CC ?= cc
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -Wall -Wextra -Werror -Iinclude -pthread
@@ -101,6 +104,11 @@ $(BIN)/exmap-demo: $(OBJ)/tools/bufpool/demo.o $(BUFPOOL_OBJS) $(LIB)/libexmap.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BIN)/exmap-test-bufpool: $(OBJ)/test/suite/bufpool.o $(BUFPOOL_OBJS) \
+			   $(LIB)/libexmap.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+
 $(BIN)/exmap-test-libexmap: $(OBJ)/test/suite/libexmap.o $(LIB)/libexmap.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
@@ -133,6 +141,7 @@ check: deps checkpatch
 	$(MAKE) tools
 	$(BIN)/exmap-test-libexmap
 	$(BIN)/exmap-test-bufpool-units
+	$(BIN)/exmap-test-bufpool
 	tools/vm/selftest.sh
 	@mkdir -p $(BUILD)/vm
 	rm -f $(VM_DISKS) $(PERSIST_DISK)

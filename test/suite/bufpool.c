@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Description: the buffer pool and its B+tree on every backend this
+ * machine has, with a pool far smaller than the data: every key inserted
+ * is found with its value, updates stick, the clock evicts (and writes
+ * back) while threads read optimistically, and closing and reopening the
+ * pool on the same store finds all the data. Runs on the host (fallback)
+ * in make check and in the guest (both backends).
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "../../tools/bufpool/btree.h"
+
+#define KEYS	12000
+#define POOL	24	/* pages: the tree needs about a hundred */
+
+static enum exmap_backend backend;
+static char store[256];
+
+static uint64_t value_of(uint64_t key, uint64_t gen)
+{
+	return key * 0x9e3779b97f4a7c15ULL + gen;
+}
+
+static struct bufpool *open_pool(bool reuse, unsigned int threads)
+{
+	struct bp_opts o = {
+		.device = store, .area_pages = 4096, .pool_pages = POOL,
+		.threads = threads, .backend = backend, .reuse = reuse,
+	};
+	struct bufpool *bp = NULL;
+
+	assert_int_equal(bp_open(&bp, &o), 0);
+	return bp;
+}
+
+static void test_insert_lookup_restart(void **state)
+{
+	struct bp_thread t;
+	struct bufpool *bp;
+	struct btree bt;
+	uint64_t val;
+
+	(void)state;
+	bp = open_pool(false, 1);
+	bp_thread_init(bp, &t, 0);
+	assert_int_equal(bt_open(&bt, bp, &t), 0);
+	/* A scattered insertion order: splits everywhere. */
+	for (uint64_t i = 0; i < KEYS; i++)
+		bt_insert(&bt, &t, (i * 7919) % KEYS,
+			  value_of((i * 7919) % KEYS, 0));
+	assert_true(atomic_load(&bp->stats.evictions) > 0);
+	assert_true(atomic_load(&bp->resident) <= POOL + 2);
+	for (uint64_t k = 0; k < KEYS; k++) {
+		assert_true(bt_lookup(&bt, &t, k, &val));
+		assert_int_equal(val, value_of(k, 0));
+	}
+	assert_false(bt_lookup(&bt, &t, KEYS + 5, &val));
+	for (uint64_t k = 0; k < KEYS; k += 3)
+		assert_true(bt_update(&bt, &t, k, value_of(k, 1)));
+	assert_false(bt_update(&bt, &t, KEYS + 5, 1));
+	assert_int_equal(bp_close(bp), 0);
+
+	/* Reopened: everything is still there, updates included. */
+	bp = open_pool(true, 1);
+	bp_thread_init(bp, &t, 0);
+	assert_int_equal(bt_open(&bt, bp, &t), 0);
+	for (uint64_t k = 0; k < KEYS; k++) {
+		assert_true(bt_lookup(&bt, &t, k, &val));
+		assert_int_equal(val, value_of(k, k % 3 == 0));
+	}
+	assert_int_equal(bp_close(bp), 0);
+}
+
+struct reader {
+	struct btree *bt;
+	struct bp_thread t;
+	int bad;
+};
+
+static void *reader_main(void *arg)
+{
+	struct reader *r = arg;
+	uint64_t seed = (uintptr_t)r | 1, val;
+
+	for (int i = 0; i < 5000; i++) {
+		uint64_t k;
+
+		seed ^= seed << 13;
+		seed ^= seed >> 7;
+		seed ^= seed << 17;
+		k = seed % KEYS;
+		if (k % 5 == 0) {
+			r->bad += !bt_update(r->bt, &r->t, k, value_of(k, 2));
+		} else if (!bt_lookup(r->bt, &r->t, k, &val) ||
+			   (val != value_of(k, 0) && val != value_of(k, 2))) {
+			r->bad++;
+		}
+	}
+	return NULL;
+}
+
+static void test_threads_under_eviction(void **state)
+{
+	struct reader r[3];
+	pthread_t tid[3];
+	struct bp_thread t;
+	struct bufpool *bp;
+	struct btree bt;
+
+	(void)state;
+	bp = open_pool(false, 4);
+	bp_thread_init(bp, &t, 3);
+	assert_int_equal(bt_open(&bt, bp, &t), 0);
+	for (uint64_t k = 0; k < KEYS; k++)
+		bt_insert(&bt, &t, k, value_of(k, 0));
+	for (int i = 0; i < 3; i++) {
+		r[i] = (struct reader){ .bt = &bt };
+		bp_thread_init(bp, &r[i].t, i);
+		assert_int_equal(pthread_create(&tid[i], NULL, reader_main,
+						&r[i]), 0);
+	}
+	for (int i = 0; i < 3; i++) {
+		pthread_join(tid[i], NULL);
+		assert_int_equal(r[i].bad, 0);
+	}
+	assert_true(atomic_load(&bp->stats.misses) > 0);
+	assert_int_equal(bp_close(bp), 0);
+}
+
+static int setup_store(void **state)
+{
+	const char *dir = getenv("EXMAP_TEST_DIR");
+	int fd;
+
+	(void)state;
+	snprintf(store, sizeof(store), "%s/bufpool-XXXXXX",
+		 dir ? dir : "/tmp");
+	fd = mkstemp(store);
+	if (fd < 0 || ftruncate(fd, 4096 * 4096) || close(fd))
+		return -1;
+	return 0;
+}
+
+static int remove_store(void **state)
+{
+	(void)state;
+	unlink(store);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_insert_lookup_restart,
+						setup_store, remove_store),
+		cmocka_unit_test_setup_teardown(test_threads_under_eviction,
+						setup_store, remove_store),
+	};
+	int failed;
+
+	if (bp_install_fault_handler())
+		return 1;
+	backend = EXMAP_BACKEND_FALLBACK;
+	failed = cmocka_run_group_tests_name("bufpool-fallback", tests, NULL,
+					     NULL);
+	/* The module needs O_DIRECT, which tmpfs lacks: a real file system. */
+	if (access("/dev/exmap", F_OK) == 0 && getenv("EXMAP_TEST_DIR")) {
+		backend = EXMAP_BACKEND_KERNEL;
+		failed += cmocka_run_group_tests_name("bufpool-exmap", tests,
+						      NULL, NULL);
+	}
+	return failed ? 1 : 0;
+}
