@@ -35,13 +35,14 @@ TEST_HELPERS := $(OBJ)/test/helpers.o
 
 # libexmap: static and shared, with a version script.
 LIB := $(BUILD)/lib
-LIBEXMAP_SRCS := $(wildcard tools/libexmap/*.c)
+LIBEXMAP_SRCS := $(filter-out tools/libexmap/example.c,$(wildcard tools/libexmap/*.c))
 LIBEXMAP_OBJS := $(LIBEXMAP_SRCS:%.c=$(OBJ)/%.o)
 LIBEXMAP_PIC := $(LIBEXMAP_SRCS:%.c=$(OBJ)/pic/%.o)
 SUITE_SRCS := $(sort $(wildcard test/suite/*.c))
 SUITE_PROGS := $(SUITE_SRCS:test/suite/%.c=$(BIN)/exmap-test-%)
 GUEST_PROGS := $(BIN)/test-exmap $(BIN)/exmap-io-persist $(SUITE_PROGS) \
-	       $(BIN)/bench-alloc $(BIN)/bench-read $(BIN)/exmap-demo
+	       $(BIN)/bench-alloc $(BIN)/bench-read $(BIN)/exmap-demo \
+	       $(BIN)/libexmap-example
 
 all: module tools
 
@@ -109,6 +110,10 @@ $(BIN)/exmap-test-bufpool: $(OBJ)/test/suite/bufpool.o $(BUFPOOL_OBJS) \
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
 
+$(BIN)/libexmap-example: $(OBJ)/tools/libexmap/example.o $(LIB)/libexmap.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BIN)/exmap-test-libexmap: $(OBJ)/test/suite/libexmap.o $(LIB)/libexmap.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
@@ -140,6 +145,7 @@ PERSIST_DISK := $(BUILD)/vm/persist.img
 check: deps checkpatch
 	$(MAKE) tools
 	$(BIN)/exmap-test-libexmap
+	$(BIN)/libexmap-example
 	$(BIN)/exmap-test-bufpool-units
 	$(BIN)/exmap-test-bufpool
 	tools/vm/selftest.sh
