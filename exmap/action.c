@@ -60,11 +60,6 @@ static void exmap_vec_store(struct exmap_interface *iface, unsigned int nr)
 		WRITE_ONCE(vec[i].res, iface->entries[i].res);
 }
 
-static unsigned long exmap_entry_addr(struct exmap_ctx *ctx, u32 page)
-{
-	return ctx->area_start + ((unsigned long)page << PAGE_SHIFT);
-}
-
 /*
  * Checks that every entry lies in a live piece of the area (part of it may
  * have been unmapped) and returns the VMA of the first. Called with

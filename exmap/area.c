@@ -97,3 +97,14 @@ struct vm_area_struct *exmap_area_vma(struct exmap_ctx *ctx,
 		return NULL;
 	return vma;
 }
+
+/* The area VMA that covers all of entry @e, or NULL. */
+struct vm_area_struct *exmap_entry_vma(struct exmap_ctx *ctx,
+				       struct mm_struct *mm,
+				       const struct exmap_entry *e)
+{
+	unsigned long start = exmap_entry_addr(ctx, e->page);
+
+	return exmap_area_vma(ctx, mm, start,
+			      start + ((unsigned long)e->len << PAGE_SHIFT));
+}

@@ -165,6 +165,12 @@ static inline void exmap_frame_set_unmapped(struct page *page)
 	set_page_private(page, 0);
 }
 
+/* The address of area page @page. */
+static inline unsigned long exmap_entry_addr(struct exmap_ctx *ctx, u32 page)
+{
+	return ctx->area_start + ((unsigned long)page << PAGE_SHIFT);
+}
+
 /* ioctl.c */
 long exmap_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
 int exmap_io_allowed(struct exmap_ctx *ctx, unsigned int opcode);
@@ -238,6 +244,9 @@ int exmap_area_mmap(struct exmap_ctx *ctx, struct vm_area_struct *vma);
 struct vm_area_struct *exmap_area_vma(struct exmap_ctx *ctx,
 				      struct mm_struct *mm,
 				      unsigned long start, unsigned long end);
+struct vm_area_struct *exmap_entry_vma(struct exmap_ctx *ctx,
+				       struct mm_struct *mm,
+				       const struct exmap_entry *e);
 
 /* interface.c */
 int exmap_interfaces_init(struct exmap_ctx *ctx, unsigned int nr);

@@ -280,7 +280,7 @@ unsigned long exmap_io_results(struct exmap_io *io)
 void exmap_io_map(struct exmap_io *io, struct mm_struct *mm)
 {
 	struct exmap_ctx *ctx = io->ctx;
-	unsigned long mapped, start;
+	unsigned long mapped;
 	struct exmap_entry *e;
 	unsigned int i;
 
@@ -290,9 +290,7 @@ void exmap_io_map(struct exmap_io *io, struct mm_struct *mm)
 		e = &io->entries[i];
 		if (e->res < 0)
 			continue;
-		start = ctx->area_start + ((unsigned long)e->page << PAGE_SHIFT);
-		if (!exmap_area_vma(ctx, mm, start,
-				    start + ((unsigned long)e->len << PAGE_SHIFT)))
+		if (!exmap_entry_vma(ctx, mm, e))
 			e->res = -EFAULT;
 	}
 	mapped = exmap_pt_install(mm, ctx->area_start, io->entries, io->nr,

@@ -130,7 +130,6 @@ int exmap_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
 	struct mm_struct *mm = current->mm;
 	struct exmap_io_space space;
 	struct exmap_uring_req *req;
-	unsigned long start, end;
 	unsigned int ifidx;
 	int ret;
 
@@ -162,9 +161,7 @@ int exmap_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
 		ret = -EINTR;
 		goto out_io;
 	}
-	start = ctx->area_start + ((unsigned long)req->entry.page << PAGE_SHIFT);
-	end = start + ((unsigned long)req->entry.len << PAGE_SHIFT);
-	ret = exmap_area_vma(ctx, mm, start, end) ? 0 : -EINVAL;
+	ret = exmap_entry_vma(ctx, mm, &req->entry) ? 0 : -EINVAL;
 	if (!ret && req->io.write)
 		exmap_io_collect(&req->io, mm);
 	mmap_read_unlock(mm);
