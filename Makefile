@@ -2,7 +2,8 @@
 #
 # make demo       the demo, in the VM (installs what it needs)
 # make check      host-side tests, then the guest test suite in the VM
-# make bench      the benchmarks, in one guest boot
+# make bench      the benchmarks, in one guest boot; JSON, CSV and figures
+# make bench-native  the same benchmarks on this machine, module loaded, as root
 # make            module and user programs; the module for the running kernel
 #                 when its headers are installed, else for the harness kernel
 # make guest      what the VM harness packs: exmap/exmap.ko and build/bin/*
@@ -41,7 +42,8 @@ LIBEXMAP_PIC := $(LIBEXMAP_SRCS:%.c=$(OBJ)/pic/%.o)
 SUITE_SRCS := $(sort $(wildcard test/suite/*.c))
 SUITE_PROGS := $(SUITE_SRCS:test/suite/%.c=$(BIN)/exmap-test-%)
 GUEST_PROGS := $(BIN)/test-exmap $(BIN)/exmap-io-persist $(SUITE_PROGS) \
-	       $(BIN)/bench-alloc $(BIN)/bench-read $(BIN)/exmap-demo \
+	       $(BIN)/bench-alloc $(BIN)/bench-steal $(BIN)/bench-read \
+	       $(BIN)/bench-report $(BIN)/exmap-demo \
 	       $(BIN)/libexmap-example
 
 all: module tools
@@ -127,12 +129,21 @@ $(BIN)/exmap-test-%: $(OBJ)/test/suite/%.o $(TEST_HELPERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
 
-$(BIN)/bench-alloc: $(OBJ)/bench/bench-alloc.o
+# bench-alloc and bench-steal: one driver, different modes by default.
+ALLOC_OBJS := $(addprefix $(OBJ)/bench/,alloc-main.o alloc-exmap.o \
+		alloc-linux.o sysstat.o record.o)
+
+$(BIN)/bench-alloc $(BIN)/bench-steal: $(BIN)/%: $(OBJ)/bench/%.o $(ALLOC_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/bench-report: $(OBJ)/bench/bench-report.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(OBJ)/test/%.o $(OBJ)/test/suite/%.o: include/linux/exmap.h test/helpers.h
-$(OBJ)/bench/%.o: include/linux/exmap.h bench/bench-util.h
+$(OBJ)/bench/%.o: include/linux/exmap.h bench/bench-util.h bench/alloc.h \
+		  bench/record.h bench/sysstat.h
 
 deps:
 	tools/deps.sh
@@ -167,19 +178,15 @@ demo: deps
 	EXMAP_VM_DEBUG=0 tools/vm/run.sh --disk $(BUILD)/vm/demo.img -- \
 		exmap-demo.sh
 
-# fio links about 60 libraries; only the benchmark guest gets it.
-BENCH_BIN := $(BUILD)/bench-bin
-
+# One guest boot runs bench/run-all.sh; build/bench/ gets SUITE.json and
+# .csv, docs/figures/ the plots. BENCH_ARGS: run-all.sh options and suites.
 bench: deps
-	$(MAKE) guest
-	rm -rf $(BENCH_BIN) && mkdir -p $(BENCH_BIN)
-	cp $(BIN)/* $(BENCH_BIN)/
-	cp $$(command -v fio) $(BENCH_BIN)/
-	rm -f $(BUILD)/vm/bench-disk.img
-	truncate -s 1G $(BUILD)/vm/bench-disk.img
-	EXMAP_VM_NOBUILD=1 EXMAP_VM_BINDIR=$(BENCH_BIN) EXMAP_VM_MEM=2G \
-		EXMAP_VM_DEBUG=0 tools/vm/run.sh --disk $(BUILD)/vm/bench-disk.img \
-		-- 'bench-alloc && bench-read.sh'
+	bench/vm-bench.sh $(BENCH_ARGS)
+
+# No VM: this machine, with exmap.ko loaded, as root (null_blk, /dev/exmap).
+bench-native: tools
+	bench/run-all.sh -o $(BUILD)/bench/records.txt -r $(BUILD)/bench \
+		-p $(BUILD)/bench/figures $(BENCH_ARGS)
 
 checkpatch:
 	tools/checkpatch.sh
@@ -188,4 +195,5 @@ clean:
 	$(MAKE) -C exmap KDIR=$(HARNESS_KDIR) clean
 	rm -rf $(BUILD)
 
-.PHONY: all module guest-module tools guest deps check demo bench checkpatch clean
+.PHONY: all module guest-module tools guest deps check demo bench bench-native \
+	checkpatch clean

@@ -13,7 +13,8 @@
  *                   madvise(MADV_DONTNEED) per 64 (the plain Linux way)
  *
  * usage: bench-read [-s seconds] [-m mode]... DEVICE
- * Prints one line per mode: name, reads/s. bench-read.sh adds fio.
+ * Prints one line per mode: name, reads/s, reads, seconds, CPU seconds.
+ * bench-read.sh adds fio.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -34,6 +35,12 @@
 
 #define PAGE		((size_t)EXMAP_PAGE_SIZE)
 #define FREE_BATCH	64
+
+/* What one mode did: reads completed, in how many seconds of wall time. */
+struct meas {
+	unsigned long reads;
+	double secs;
+};
 
 static double seconds = 2;
 static uint64_t dev_pages;
@@ -109,7 +116,7 @@ static void random_vec(struct exmap_iov *vec, unsigned int n)
  * READ @batch scattered pages per call (or ALLOC them), and FREE every 64
  * pages read in one call, as a buffer manager evicts in batches.
  */
-static double bench_exmap_read(const char *dev, unsigned int batch,
+static struct meas bench_exmap_read(const char *dev, unsigned int batch,
 			       unsigned int op)
 {
 	struct exmap_iov evict[2 * FREE_BATCH];
@@ -143,10 +150,10 @@ static double bench_exmap_read(const char *dev, unsigned int batch,
 		t = now();
 	} while (t - t0 < seconds);
 	exmap_close(&b);
-	return reads / (t - t0);
+	return (struct meas){ reads, t - t0 };
 }
 
-static double bench_exmap_uring(const char *dev, unsigned int depth)
+static struct meas bench_exmap_uring(const char *dev, unsigned int depth)
 {
 	unsigned int inflight = 0, nfree = 0;
 	struct exmap_bench b;
@@ -200,10 +207,10 @@ static double bench_exmap_uring(const char *dev, unsigned int depth)
 	t = now();
 	io_uring_queue_exit(&ring);
 	exmap_close(&b);
-	return reads / (t - t0);
+	return (struct meas){ reads, t - t0 };
 }
 
-static double bench_pread(const char *dev, int fresh)
+static struct meas bench_pread(const char *dev, int fresh)
 {
 	unsigned long reads = 0;
 	double t0, t;
@@ -233,7 +240,7 @@ static double bench_pread(const char *dev, int fresh)
 	} while (t - t0 < seconds);
 	munmap(buf, FREE_BATCH * PAGE);
 	close(store);
-	return reads / (t - t0);
+	return (struct meas){ reads, t - t0 };
 }
 
 int main(int argc, char **argv)
@@ -272,7 +279,8 @@ int main(int argc, char **argv)
 
 	for (int i = 0; i < nmodes; i++) {
 		const char *m = modes[i];
-		double r;
+		double cpu = cpu_now();
+		struct meas r;
 
 		if (!strncmp(m, "exmap-read-", 11))
 			r = bench_exmap_read(dev, atoi(m + 11), EXMAP_OP_READ);
@@ -286,7 +294,8 @@ int main(int argc, char **argv)
 			r = bench_pread(dev, 1);
 		else
 			goto usage;
-		printf("%-16s %12.0f\n", m, r);
+		printf("%-16s %12.0f %lu %.6f %.6f\n", m, r.reads / r.secs,
+		       r.reads, r.secs, cpu_now() - cpu);
 		fflush(stdout);
 	}
 	return 0;

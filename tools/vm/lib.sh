@@ -32,6 +32,7 @@ VM_PACKAGES=(
     libcmocka-dev:/usr/include/cmocka.h
     liburing-dev:/usr/include/liburing.h
     fio:fio
+    gnuplot-nox:gnuplot
 )
 
 # Install whatever is missing.  apt-get is only run when something is

@@ -1,0 +1,262 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Draws the benchmark figures (PNG, gnuplot) from the CSV files that
+# bench-report wrote.
+# usage: bench/plot.sh CSVDIR FIGDIR
+#   alloc-batch.png    pages/s against batch size, 1 thread and the most
+#   alloc-threads.png  pages/s against threads, batches of 512 pages
+#   alloc-speedup.png  exmap-1IF over each Linux baseline, by batch size
+#   alloc-tlb.png      TLB shootdowns per page, by batch size
+#   steal.png          1IF, 2IF and pool against batch size
+#   read.png           random 4 KiB reads/s by mode, per device
+#   bufpool.png        buffer-pool lookups/s, exmap against the fallback
+# A figure whose CSV is missing is skipped.
+set -euo pipefail
+csvdir=${1:?usage: plot.sh CSVDIR FIGDIR}
+figdir=${2:?usage: plot.sh CSVDIR FIGDIR}
+command -v gnuplot >/dev/null || { echo "plot.sh: gnuplot missing" >&2; exit 1; }
+mkdir -p "$figdir"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# sel CSV CONDITION OUTPUT: rows of CSV where the awk CONDITION holds,
+# printing OUTPUT; both see the row's fields as v["column name"].
+sel() {
+	awk -F, "NR == 1 { for (i = 1; i <= NF; i++) h[\$i] = i; next }
+		{ for (k in h) { x = \$h[k]; gsub(/\"/, \"\", x); v[k] = x } }
+		$2 { print $3 }" "$1"
+}
+
+# One colour and point type per mode, the same in every figure.
+style() {
+	case $1 in
+	exmap-1IF) echo 'lc rgb "#1f4e9c" lw 3 pt 7 ps 1.3' ;;
+	exmap-2IF) echo 'lc rgb "#4a90d9" lw 2 pt 5 ps 1.3' ;;
+	exmap-pool) echo 'lc rgb "#2cb5c0" lw 2 pt 9 ps 1.5' ;;
+	exmap-spread) echo 'lc rgb "#2c7f7f" lw 2 pt 13 ps 1.3' ;;
+	madvise) echo 'lc rgb "#c0392b" lw 2 pt 4 ps 1.3' ;;
+	munmap) echo 'lc rgb "#e67e22" lw 2 pt 6 ps 1.3' ;;
+	uffd-zero) echo 'lc rgb "#27ae60" lw 2 pt 8 ps 1.3' ;;
+	uffd-copy) echo 'lc rgb "#8e44ad" lw 2 pt 10 ps 1.3' ;;
+	*) echo 'lw 2' ;;
+	esac
+}
+
+common='set terminal pngcairo size 1000,640 font "Sans,12" noenhanced
+set grid ytics mytics xtics lc rgb "#dddddd"
+set key outside right top box opaque
+set border 3
+set tics nomirror'
+
+modes_of() { # CSV: the modes in order of appearance
+	sel "$1" 1 'v["mode"]' | awk '!seen[$0]++'
+}
+
+threads_of() { # CSV
+	sel "$1" 1 'v["threads"]' | sort -n | uniq
+}
+
+# batch_clause CSV THREADS: a plot clause, pages/s against batch size.
+batch_clause() {
+	local csv=$1 t=$2 m sep='' f
+	for m in $(modes_of "$csv"); do
+		f=$tmp/batch-$(basename "$csv" .csv)-$m-$t.dat
+		sel "$csv" "v[\"mode\"] == \"$m\" && v[\"threads\"] == $t" \
+			'v["batch"], v["items_per_second"]' >"$f"
+		[ -s "$f" ] || continue
+		printf '%s"%s" using 1:2 with linespoints %s title "%s"' \
+			"$sep" "$f" "$(style "$m")" "$m"
+		sep=', '
+	done
+}
+
+if [ -f "$csvdir/alloc.csv" ]; then
+	csv=$csvdir/alloc.csv
+	tmax=$(threads_of "$csv" | tail -n1)
+	gnuplot <<EOF
+$common
+set terminal pngcairo size 1300,600 noenhanced
+set output "$figdir/alloc-batch.png"
+set multiplot layout 1,2 title "Allocate, touch, free: pages/s by batch size (higher is better)"
+set logscale xy 2
+set format y "%.0s%c"
+set xtics (1, 8, 64, 512)
+set xlabel "pages per call (batch)"
+set ylabel "pages/s"
+set key inside left top box opaque
+set title "1 thread"
+plot $(batch_clause "$csv" 1)
+set title "$tmax threads"
+plot $(batch_clause "$csv" "$tmax")
+unset multiplot
+EOF
+
+	# exmap-1IF over each baseline, solid for 1 thread, dashed for the most.
+	clause='' sep=''
+	for m in $(modes_of "$csv"); do
+		[ "$m" = exmap-1IF ] && continue
+		for t in 1 "$tmax"; do
+			f=$tmp/speedup-$m-$t.dat
+			join <(sel "$csv" "v[\"mode\"] == \"exmap-1IF\" && v[\"threads\"] == $t" \
+				'v["batch"], v["items_per_second"]' | sort -k1,1) \
+			     <(sel "$csv" "v[\"mode\"] == \"$m\" && v[\"threads\"] == $t" \
+				'v["batch"], v["items_per_second"]' | sort -k1,1) |
+				sort -n >"$f"
+			[ -s "$f" ] || continue
+			dt=1
+			[ "$t" = 1 ] || dt=2
+			clause+="$sep\"$f\" using 1:(\$2/\$3) with linespoints $(style "$m") dt $dt title \"vs $m, $t thr\""
+			sep=', '
+		done
+	done
+	[ -z "$clause" ] || gnuplot <<EOF
+$common
+set output "$figdir/alloc-speedup.png"
+set title "exmap-1IF pages/s divided by each Linux baseline's (above 1: exmap faster)"
+set logscale xy 2
+set xtics (1, 8, 64, 512)
+set xlabel "pages per call (batch)"
+set ylabel "speedup of exmap-1IF"
+set arrow from 1,1 to 512,1 nohead lc rgb "#555555" dt 3
+plot $clause
+EOF
+
+	clause='' sep=''
+	for m in $(modes_of "$csv"); do
+		f=$tmp/tlb-$m.dat
+		sel "$csv" "v[\"mode\"] == \"$m\" && v[\"threads\"] == $tmax && v[\"tlb_per_page\"] != \"\"" \
+			'v["batch"], (v["tlb_per_page"] > 0 ? v["tlb_per_page"] : 1e-5)' >"$f"
+		[ -s "$f" ] || continue
+		clause+="$sep\"$f\" using 1:2 with linespoints $(style "$m") title \"$m\""
+		sep=', '
+	done
+	[ -z "$clause" ] || gnuplot <<EOF
+$common
+set output "$figdir/alloc-tlb.png"
+set title "TLB shootdown interrupts per page, $tmax threads (lower is better; 1e-5 stands for 0)"
+set logscale x 2
+set logscale y 10
+set xtics (1, 8, 64, 512)
+set xlabel "pages per call (batch)"
+set ylabel "shootdowns per page"
+plot $clause
+EOF
+fi
+
+# pages/s against threads at batch 512: alloc's modes and steal's together.
+clause='' sep='' xt=''
+for csv in "$csvdir/alloc.csv" "$csvdir/steal.csv"; do
+	[ -f "$csv" ] || continue
+	for m in $(modes_of "$csv"); do
+		# exmap-1IF is in both suites: draw it once.
+		[[ $csv == *steal.csv && $m == exmap-1IF && -f $csvdir/alloc.csv ]] && continue
+		f=$tmp/threads-$m.dat
+		sel "$csv" "v[\"mode\"] == \"$m\" && v[\"batch\"] == 512" \
+			'v["threads"], v["items_per_second"]' >"$f"
+		[ -s "$f" ] || continue
+		clause+="$sep\"$f\" using 1:2 with linespoints $(style "$m") title \"$m\""
+		sep=', '
+	done
+	xt=$(threads_of "$csv" | paste -sd, -)
+done
+[ -z "$clause" ] || gnuplot <<EOF
+$common
+set output "$figdir/alloc-threads.png"
+set title "Allocate, touch, free in batches of 512 pages: pages/s by threads (higher is better)"
+set logscale y 2
+set format y "%.0s%c"
+set xtics ($xt)
+set offsets 0.2, 0.2, 0, 0
+set xlabel "threads (exmap-pool: half allocate, half free)"
+set ylabel "pages/s"
+plot $clause
+EOF
+
+if [ -f "$csvdir/steal.csv" ]; then
+	csv=$csvdir/steal.csv
+	tmax=$(threads_of "$csv" | tail -n1)
+	gnuplot <<EOF
+$common
+set output "$figdir/steal.png"
+set title "Frames changing interface, $tmax threads: pages/s by batch size (higher is better)"
+set logscale xy 2
+set format y "%.0s%c"
+set xtics (1, 8, 64, 512)
+set xlabel "pages per call (batch)"
+set ylabel "pages/s"
+plot $(batch_clause "$csv" "$tmax")
+EOF
+fi
+
+if [ -f "$csvdir/read.csv" ]; then
+	csv=$csvdir/read.csv
+	devs=$(sel "$csv" 1 'v["device"]' | awk '!seen[$0]++')
+	# One row per mode, one column per device.
+	for m in $(modes_of "$csv"); do
+		printf '%s' "$m"
+		for d in $devs; do
+			r=$(sel "$csv" "v[\"mode\"] == \"$m\" && v[\"device\"] == \"$d\"" \
+				'v["items_per_second"]')
+			printf ' %s' "${r:-0}"
+		done
+		echo
+	done >"$tmp/read.dat"
+	cols='' i=2
+	for d in $devs; do
+		cols+="${cols:+, }\"$tmp/read.dat\" using $i:xtic(1) title \"$d\""
+		i=$((i + 1))
+	done
+	gnuplot <<EOF
+$common
+set output "$figdir/read.png"
+set title "Random 4 KiB reads, 1 thread: reads/s by mode (higher is better)"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set xtics rotate by 30 right
+set format y "%.0s%c"
+set ylabel "reads/s"
+set yrange [0:*]
+plot $cols
+EOF
+fi
+
+if [ -f "$csvdir/bufpool.csv" ]; then
+	csv=$csvdir/bufpool.csv
+	# Per memory kind: "N thread(s)" exmap fallback.
+	for mem in in-memory out-of-memory; do
+		for b in exmap fallback; do
+			sel "$csv" "v[\"backend\"] == \"$b\" && v[\"memory\"] == \"$mem\"" \
+				'v["threads"], v["items_per_second"]' | sort -n >"$tmp/bp-$b"
+		done
+		join "$tmp/bp-exmap" "$tmp/bp-fallback" |
+			awk '{ printf "\"%s thread%s\" %s %s\n", $1, ($1 > 1 ? "s" : ""), $2, $3 }' \
+			>"$tmp/bp-$mem.dat"
+	done
+	panel() { # memory kind, title
+		cat <<EOF
+set title "$2"
+plot "$tmp/bp-$1.dat" using 2:xtic(1) title "exmap" lc rgb "#1f4e9c", \
+     "" using 3 title "fallback" lc rgb "#c0392b", \
+     "" using (\$0):(\$2 > \$3 ? \$2 : \$3):(sprintf("%.2fx", \$2/\$3)) with labels offset 0,0.8 notitle
+EOF
+	}
+	gnuplot <<EOF
+$common
+set terminal pngcairo size 1300,600 noenhanced
+set output "$figdir/bufpool.png"
+set multiplot layout 1,2 title "Buffer pool: B+tree lookups/s on a memory-backed null_blk (higher is better; label: exmap / fallback)"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set format y "%.0s%c"
+set ylabel "lookups/s"
+set yrange [0:*]
+set offsets 0, 0, graph 0.1, 0
+set key inside left top box opaque
+$(panel in-memory "in memory: pool twice the data")
+$(panel out-of-memory "out of memory: pool a quarter of the data")
+unset multiplot
+EOF
+fi
+ls "$figdir"/*.png
