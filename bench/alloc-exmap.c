@@ -50,15 +50,37 @@ static void fill(struct exmap_iov *vec, unsigned int n, size_t first,
 	}
 }
 
-/* One ACTION call; false (and the thread's error set) if anything failed. */
+/* True if every entry that failed says ENOMEM. */
+static bool only_enomem(const struct exmap_iov *vec, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++)
+		if (vec[i].res < 0 && vec[i].res != -ENOMEM)
+			return false;
+	return true;
+}
+
+/*
+ * One ACTION call; false (and the thread's error set) if anything failed.
+ * With @retry, an ALLOC that found too few free frames is repeated (it
+ * maps only what is still unmapped): in the pool mode the frames it needs
+ * may be on their way between free lists in a concurrent FREE.
+ */
 static bool action(struct alloc_worker *w, struct exmap_iov *vec,
-		   unsigned int iface, unsigned int op)
+		   unsigned int iface, unsigned int op, bool retry)
 {
 	struct exmap_action a = {
 		.interface = iface, .nr = w->run->batch, .opcode = op,
 	};
 	int ret = ioctl(w->run->fd, EXMAP_IOC_ACTION, &a);
 
+	while (retry && ret > 0 && only_enomem(vec, a.nr) &&
+	       !alloc_stopped(w)) {
+		w->retries++;
+		sched_yield();
+		ret = ioctl(w->run->fd, EXMAP_IOC_ACTION, &a);
+	}
+	if (ret > 0 && retry && alloc_stopped(w))
+		return false;	/* stopped while short of frames: no error */
 	if (ret < 0) {
 		alloc_fail(w, op == EXMAP_OP_ALLOC ? "ALLOC" : "FREE", errno);
 		return false;
@@ -98,7 +120,7 @@ static void alloc_free_loop(struct alloc_worker *w, size_t stride,
 		fill(fv, r->batch, first, stride);
 	alloc_start(w);
 	while (fv && !w->err && !alloc_stopped(w)) {
-		if (!action(w, av, ai, EXMAP_OP_ALLOC))
+		if (!action(w, av, ai, EXMAP_OP_ALLOC, false))
 			break;
 		if (stride == 1) {
 			alloc_touch(base, r->batch);
@@ -106,7 +128,7 @@ static void alloc_free_loop(struct alloc_worker *w, size_t stride,
 			for (unsigned int i = 0; i < r->batch; i++)
 				alloc_touch(base + i * stride * PAGE, 1);
 		}
-		if (!action(w, fv, fi, EXMAP_OP_FREE))
+		if (!action(w, fv, fi, EXMAP_OP_FREE, false))
 			break;
 		w->pages += r->batch;
 	}
@@ -165,11 +187,11 @@ static void thread_pool(struct alloc_worker *w)
 			break;
 		fill(vec, r->batch, page, 1);
 		if (allocator) {
-			if (!action(w, vec, iface, EXMAP_OP_ALLOC))
+			if (!action(w, vec, iface, EXMAP_OP_ALLOC, true))
 				break;
 			alloc_touch(r->area + page * PAGE, r->batch);
 		} else {
-			if (!action(w, vec, iface, EXMAP_OP_FREE))
+			if (!action(w, vec, iface, EXMAP_OP_FREE, false))
 				break;
 			/* Only the freeing side counts: a page's full cycle. */
 			w->pages += r->batch;

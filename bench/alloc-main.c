@@ -13,6 +13,12 @@
  *                  sampled every few ms; for the Linux modes the growth of
  *                  the process's peak RSS over the run (exact);
  *   frames held    exmap: frames the module held for all contexts (sampled).
+ *
+ * Each configuration runs -r times (default 3) for a third of the time,
+ * the modes in turn and in a rotating order, and the best run counts (the
+ * median and the worst are recorded too): on a shared or emulated machine
+ * interference only ever slows a run down, and each mode gets the same
+ * chances to dodge it.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -34,6 +40,7 @@
 #include "sysstat.h"
 
 #define MAX_LIST	16
+#define MAX_REPS	9
 #define SAMPLE_NS	5000000L
 
 static const struct alloc_mode *const all_modes[] = {
@@ -49,7 +56,11 @@ struct result {
 	long long tlb;		/* -1: not known here */
 	long peak_frames;
 	long frames_held;	/* -1: not exmap */
+	unsigned long retries;
 	struct exmap_stats st;
+	/* Over the repetitions: the median and the worst pages/s. */
+	double median, worst;
+	int reps;
 };
 
 struct worker_slot {
@@ -180,6 +191,7 @@ static struct result run_one(const struct alloc_mode *mode,
 			exit(1);
 		}
 		res.pages += w->pages;
+		res.retries += w->retries;
 		if (w->end > end)
 			end = w->end;
 	}
@@ -221,8 +233,9 @@ static void report(FILE *rec, const char *suite, const struct result *res,
 		snprintf(tlb, sizeof(tlb), "%.4f", res->tlb / pages);
 	if (base && rate(base) > 0)
 		snprintf(ratio, sizeof(ratio), "%.2fx", rate(res) / rate(base));
-	printf("%-13s %7u %6u %12.0f %9s %10s %8ld\n", res->mode->name,
-	       threads, batch, rate(res), ratio, tlb, res->peak_frames);
+	printf("%-13s %7u %6u %12.0f %12.0f %9s %10s %8ld\n",
+	       res->mode->name, threads, batch, rate(res), res->median, ratio,
+	       tlb, res->peak_frames);
 	fflush(stdout);
 	if (!rec)
 		return;
@@ -231,6 +244,9 @@ static void report(FILE *rec, const char *suite, const struct result *res,
 		 res->mode->name, threads, batch);
 	record_begin(rec, suite, name, res->pages, res->secs, res->cpu);
 	record_num(rec, "items_per_second", rate(res));
+	record_num(rec, "median_items_per_second", res->median);
+	record_num(rec, "worst_items_per_second", res->worst);
+	record_num(rec, "reps", res->reps);
 	record_str(rec, "mode", res->mode->name);
 	record_num(rec, "threads", threads);
 	record_num(rec, "batch", batch);
@@ -244,12 +260,58 @@ static void report(FILE *rec, const char *suite, const struct result *res,
 		record_num(rec, "exmap_flushes_per_page",
 			   res->st.tlb_flushes / pages);
 		record_num(rec, "steals_per_page", res->st.steals / pages);
+		record_num(rec, "alloc_retries", res->retries);
 	}
 	if (base && rate(base) > 0) {
 		record_str(rec, "baseline", base->mode->name);
 		record_num(rec, "vs_baseline", rate(res) / rate(base));
 	}
 	record_end(rec);
+}
+
+static int by_rate(const void *a, const void *b)
+{
+	double x = rate(a), y = rate(b);
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * All modes of one configuration, side by side: @reps rounds, each running
+ * every mode once, starting one mode later each round.
+ */
+static void run_group(FILE *rec, const char *suite,
+		      const struct alloc_mode *const *modes, int nmodes,
+		      unsigned int threads, unsigned int batch, double seconds,
+		      int reps, const char *baseline)
+{
+	static struct result runs[MAX_LIST][MAX_REPS];
+	struct result best[MAX_LIST];
+	const struct alloc_mode *act[MAX_LIST];
+	const struct result *base = NULL;
+	int n = 0;
+
+	for (int m = 0; m < nmodes; m++)
+		if (!modes[m]->pairs || threads % 2 == 0)
+			act[n++] = modes[m];
+	for (int r = 0; r < reps; r++)
+		for (int k = 0; k < n; k++) {
+			int m = (k + r) % n;
+
+			runs[m][r] = run_one(act[m], threads, batch,
+					     seconds / reps);
+		}
+	for (int m = 0; m < n; m++) {
+		qsort(runs[m], reps, sizeof(runs[m][0]), by_rate);
+		best[m] = runs[m][reps - 1];
+		best[m].median = rate(&runs[m][reps / 2]);
+		best[m].worst = rate(&runs[m][0]);
+		best[m].reps = reps;
+		if (baseline && !strcmp(act[m]->name, baseline))
+			base = &best[m];
+	}
+	for (int m = 0; m < n; m++)
+		report(rec, suite, &best[m], threads, batch, base);
 }
 
 static const struct alloc_mode *find_mode(const char *name)
@@ -263,9 +325,9 @@ static const struct alloc_mode *find_mode(const char *name)
 static void usage(const char *prog)
 {
 	fprintf(stderr,
-		"usage: %s [-s seconds] [-t threads]... [-b batch]... "
-		"[-m mode]... [-B baseline] [-o records]\n"
-		"  defaults: -s 1, threads 1 2 4 ... up to the CPUs, "
+		"usage: %s [-s seconds] [-r reps] [-t threads]... "
+		"[-b batch]... [-m mode]... [-B baseline] [-o records]\n"
+		"  defaults: -s 1 -r 3, threads 1 2 4 ... up to the CPUs, "
 		"batches 1 8 64 512\n  modes:", prog);
 	for (size_t i = 0; i < sizeof(all_modes) / sizeof(*all_modes); i++)
 		fprintf(stderr, " %s", all_modes[i]->name);
@@ -292,10 +354,14 @@ int alloc_main(int argc, char **argv, const char *suite,
 	int nmodes = 0, nthreads = 0, nbatches = 0, opt;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	double seconds = 1;
+	int reps = 3;
 	FILE *rec = NULL;
 
-	while ((opt = getopt(argc, argv, "s:t:b:m:B:o:h")) != -1) {
+	while ((opt = getopt(argc, argv, "s:r:t:b:m:B:o:h")) != -1) {
 		switch (opt) {
+		case 'r':
+			reps = parse_count(optarg, MAX_REPS, argv[0]);
+			break;
 		case 's':
 			seconds = atof(optarg);
 			if (seconds <= 0)
@@ -350,32 +416,15 @@ int alloc_main(int argc, char **argv, const char *suite,
 			batches[nbatches++] = def[i];
 	}
 
-	printf("%s: %.1f s per run, %ld CPUs; ratio against %s\n", suite,
-	       seconds, cpus, baseline ? baseline : "-");
-	printf("%-13s %7s %6s %12s %9s %10s %8s\n", "mode", "threads",
-	       "batch", "pages/s", "ratio", "tlb/page", "peak");
-	for (int t = 0; t < nthreads; t++) {
-		for (int b = 0; b < nbatches; b++) {
-			struct result res[MAX_LIST];
-			const struct result *base = NULL;
-			int n = 0;
-
-			/* Side by side: all modes of one configuration. */
-			for (int m = 0; m < nmodes; m++) {
-				if (modes[m]->pairs && threads[t] % 2)
-					continue;
-				res[n] = run_one(modes[m], threads[t],
-						 batches[b], seconds);
-				if (baseline && !strcmp(modes[m]->name,
-							baseline))
-					base = &res[n];
-				n++;
-			}
-			for (int i = 0; i < n; i++)
-				report(rec, suite, &res[i], threads[t],
-				       batches[b], base);
-		}
-	}
+	printf("%s: %.2f s per configuration in %d runs, %ld CPUs; "
+	       "ratio against %s\n", suite, seconds, reps, cpus,
+	       baseline ? baseline : "-");
+	printf("%-13s %7s %6s %12s %12s %9s %10s %8s\n", "mode", "threads",
+	       "batch", "best pages/s", "median", "ratio", "tlb/page", "peak");
+	for (int t = 0; t < nthreads; t++)
+		for (int b = 0; b < nbatches; b++)
+			run_group(rec, suite, modes, nmodes, threads[t],
+				  batches[b], seconds, reps, baseline);
 	if (rec)
 		fclose(rec);
 	return 0;

@@ -59,6 +59,7 @@ struct alloc_worker {
 	struct alloc_run *run;
 	unsigned int id;
 	unsigned long pages;	/* pages this thread completed */
+	unsigned long retries;	/* ALLOCs repeated for want of free frames */
 	double end;		/* when it left its loop */
 	int err;		/* errno of the first failure */
 	const char *what;	/* and what failed */

@@ -7,7 +7,7 @@
 #   alloc-threads.png  pages/s against threads, batches of 512 pages
 #   alloc-speedup.png  exmap-1IF over each Linux baseline, by batch size
 #   alloc-tlb.png      TLB shootdowns per page, by batch size
-#   steal.png          1IF, 2IF and pool against batch size
+#   steal.png          1IF, 2IF and pool by batch size and by threads
 #   read.png           random 4 KiB reads/s by mode, per device
 #   bufpool.png        buffer-pool lookups/s, exmap against the fallback
 # A figure whose CSV is missing is skipped.
@@ -78,7 +78,9 @@ $common
 set terminal pngcairo size 1300,600 noenhanced
 set output "$figdir/alloc-batch.png"
 set multiplot layout 1,2 title "Allocate, touch, free: pages/s by batch size (higher is better)"
-set logscale xy 2
+set logscale x 2
+set logscale y 10
+set xrange [0.7:750]
 set format y "%.0s%c"
 set xtics (1, 8, 64, 512)
 set xlabel "pages per call (batch)"
@@ -113,7 +115,9 @@ EOF
 $common
 set output "$figdir/alloc-speedup.png"
 set title "exmap-1IF pages/s divided by each Linux baseline's (above 1: exmap faster)"
-set logscale xy 2
+set logscale x 2
+set logscale y 2
+set xrange [0.7:750]
 set xtics (1, 8, 64, 512)
 set xlabel "pages per call (batch)"
 set ylabel "speedup of exmap-1IF"
@@ -136,6 +140,7 @@ set output "$figdir/alloc-tlb.png"
 set title "TLB shootdown interrupts per page, $tmax threads (lower is better; 1e-5 stands for 0)"
 set logscale x 2
 set logscale y 10
+set xrange [0.7:750]
 set xtics (1, 8, 64, 512)
 set xlabel "pages per call (batch)"
 set ylabel "shootdowns per page"
@@ -143,48 +148,63 @@ plot $clause
 EOF
 fi
 
-# pages/s against threads at batch 512: alloc's modes and steal's together.
-clause='' sep='' xt=''
-for csv in "$csvdir/alloc.csv" "$csvdir/steal.csv"; do
-	[ -f "$csv" ] || continue
+# threads_clause CSV: a plot clause, pages/s against threads at batch 512.
+threads_clause() {
+	local csv=$1 m sep='' f
 	for m in $(modes_of "$csv"); do
-		# exmap-1IF is in both suites: draw it once.
-		[[ $csv == *steal.csv && $m == exmap-1IF && -f $csvdir/alloc.csv ]] && continue
-		f=$tmp/threads-$m.dat
+		f=$tmp/threads-$(basename "$csv" .csv)-$m.dat
 		sel "$csv" "v[\"mode\"] == \"$m\" && v[\"batch\"] == 512" \
 			'v["threads"], v["items_per_second"]' >"$f"
 		[ -s "$f" ] || continue
-		clause+="$sep\"$f\" using 1:2 with linespoints $(style "$m") title \"$m\""
+		printf '%s"%s" using 1:2 with linespoints %s title "%s"' \
+			"$sep" "$f" "$(style "$m")" "$m"
 		sep=', '
 	done
-	xt=$(threads_of "$csv" | paste -sd, -)
-done
-[ -z "$clause" ] || gnuplot <<EOF
+}
+
+# Each figure from one suite only: its modes ran side by side.
+if [ -f "$csvdir/alloc.csv" ]; then
+	csv=$csvdir/alloc.csv
+	gnuplot <<EOF
 $common
 set output "$figdir/alloc-threads.png"
 set title "Allocate, touch, free in batches of 512 pages: pages/s by threads (higher is better)"
-set logscale y 2
+set logscale y 10
 set format y "%.0s%c"
-set xtics ($xt)
+set xtics ($(threads_of "$csv" | paste -sd, -))
 set offsets 0.2, 0.2, 0, 0
-set xlabel "threads (exmap-pool: half allocate, half free)"
+set xlabel "threads"
 set ylabel "pages/s"
-plot $clause
+plot $(threads_clause "$csv")
 EOF
+fi
 
 if [ -f "$csvdir/steal.csv" ]; then
 	csv=$csvdir/steal.csv
 	tmax=$(threads_of "$csv" | tail -n1)
 	gnuplot <<EOF
 $common
+set terminal pngcairo size 1300,600 noenhanced
 set output "$figdir/steal.png"
-set title "Frames changing interface, $tmax threads: pages/s by batch size (higher is better)"
-set logscale xy 2
+set multiplot layout 1,2 title "1IF: frames stay; 2IF: every ALLOC steals; pool: separate allocating and freeing threads (higher is better)"
+set logscale y 10
 set format y "%.0s%c"
+set ylabel "pages/s"
+set key inside left top box opaque
+set title "$tmax threads, by batch size"
+set logscale x 2
+set xrange [0.7:750]
 set xtics (1, 8, 64, 512)
 set xlabel "pages per call (batch)"
-set ylabel "pages/s"
 plot $(batch_clause "$csv" "$tmax")
+set title "batches of 512 pages, by threads"
+unset logscale x
+set autoscale x
+set xtics ($(threads_of "$csv" | paste -sd, -))
+set offsets 0.2, 0.2, 0, 0
+set xlabel "threads (pool: half allocate, half free)"
+plot $(threads_clause "$csv")
+unset multiplot
 EOF
 fi
 
