@@ -121,7 +121,8 @@ $(BIN)/exmap-test-libexmap: $(OBJ)/test/suite/libexmap.o $(LIB)/libexmap.a
 	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
 
 # liburing is linked statically: the guest then needs no copy of it.
-$(BIN)/exmap-test-io: $(OBJ)/test/suite/io.o $(TEST_HELPERS)
+$(BIN)/exmap-test-io $(BIN)/exmap-test-fuzz: $(BIN)/exmap-test-%: \
+		$(OBJ)/test/suite/%.o $(TEST_HELPERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ -lcmocka -l:liburing.a $(LDLIBS)
 
