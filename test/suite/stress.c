@@ -3,11 +3,16 @@
  * Description: several threads ALLOC, write their own pattern, verify it
  * and FREE, at once, on their own interfaces and then crossing interfaces
  * (allocate on one, free on another that nobody allocates on) with a pool
- * too small for all of them, so that frames must move between interfaces. At the end every frame is free
- * and the counters add up.
+ * too small for all of them, so that frames must move between interfaces.
+ * At the end every frame is free and the counters add up. Then a pool twice
+ * the machine's memory, allocated until the machine runs out, and long
+ * ALLOC, FREE and READ calls under a storm of signals.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/ioctl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <setjmp.h>
@@ -257,12 +262,254 @@ static void test_alloc_races_free(void **state)
 	close(r.fd);
 }
 
+static long mem_total_kb(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	long kb = -1;
+
+	if (f) {
+		if (fscanf(f, "MemTotal: %ld kB", &kb) != 1)
+			kb = -1;
+		fclose(f);
+	}
+	return kb;
+}
+
+static void test_pool_beyond_memory(void **state)
+{
+	const unsigned int nr = 64, len = 512;
+	long total_kb = mem_total_kb(), before_kb = t_mem_free_kb();
+	long held = t_frames_held();
+	/* Twice the machine, in whole calls of nr entries of len pages. */
+	size_t pages = ((size_t)total_kb / 4 * 2) / (nr * len) * (nr * len);
+	struct exmap_stats st;
+	struct exmap_iov *vec;
+	unsigned long mapped = 0, calls = 0;
+	int fd, failed = 0;
+	char *area;
+
+	(void)state;
+	assert_true(total_kb > 0 && held >= 0);
+	fd = t_open();
+	assert_true(fd >= 0);
+	assert_int_equal(t_setup(fd, pages, 1), 0);
+	area = t_map_area(fd, pages);
+	assert_non_null(area);
+	vec = t_map_interface(fd, 0);
+	assert_non_null(vec);
+	/*
+	 * A FREE over unmapped pages allocates the area's page tables now,
+	 * so that near the end of memory only frames are asked for: a page
+	 * table allocation there could wake the OOM killer, which frames
+	 * never do.
+	 */
+	for (size_t p = 0; p < pages; p += (size_t)nr * len) {
+		t_fill_vec(vec, nr, p, len, len);
+		assert_int_equal(t_action(fd, 0, EXMAP_OP_FREE, nr), 0);
+	}
+	/* ALLOC until the machine runs out: entries fail, nothing else. */
+	for (size_t p = 0; p < pages && !failed; p += (size_t)nr * len) {
+		int ret;
+
+		t_fill_vec(vec, nr, p, len, len);
+		ret = t_action(fd, 0, EXMAP_OP_ALLOC, nr);
+		assert_true(ret >= 0);
+		for (unsigned int i = 0; i < nr; i++) {
+			if (vec[i].res == -ENOMEM)
+				failed = 1;
+			else
+				assert_int_equal(vec[i].res, len);
+			if (vec[i].res > 0)
+				mapped += vec[i].res;
+		}
+		calls++;
+	}
+	assert_true(failed);
+	assert_int_equal(t_stats(fd, &st), 0);
+	assert_int_equal(st.frames_in_use, mapped);
+	printf("mapped %lu of %lu MiB before ENOMEM\n", mapped / 256,
+	       total_kb / 1024);
+	/* Most of the machine was handed out before the module said no. */
+	assert_true(mapped * 4 > (unsigned long)before_kb / 2);
+
+	/* The last frames are usable, and all go back. */
+	memset(area, 0x5a, T_PAGE);
+	for (size_t p = 0; p < pages; p += (size_t)nr * len) {
+		t_fill_vec(vec, nr, p, len, len);
+		assert_int_equal(t_action(fd, 0, EXMAP_OP_FREE, nr), 0);
+	}
+	assert_int_equal(t_stats(fd, &st), 0);
+	assert_int_equal(st.frames_in_use, 0);
+	munmap(vec, T_PAGE);
+	munmap(area, pages * T_PAGE);
+	close(fd);
+	assert_int_equal(t_frames_held(), held);
+	assert_true(t_mem_free_kb() > before_kb - 16 * 1024);
+}
+
+struct storm {
+	pthread_t target;
+	atomic_int stop;
+	unsigned long sent;
+};
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+}
+
+/* Signals the target thread as fast as it can until told to stop. */
+static void *signal_storm(void *arg)
+{
+	struct storm *st = arg;
+
+	while (!atomic_load(&st->stop)) {
+		pthread_kill(st->target, SIGUSR1);
+		st->sent++;
+		usleep(50);
+	}
+	return NULL;
+}
+
+static void storm_start(struct storm *st, pthread_t *tid)
+{
+	/* No SA_RESTART: a call that let the signal through would fail. */
+	struct sigaction sa = { .sa_handler = on_usr1 };
+
+	assert_int_equal(sigaction(SIGUSR1, &sa, NULL), 0);
+	st->target = pthread_self();
+	atomic_store(&st->stop, 0);
+	assert_int_equal(pthread_create(tid, NULL, signal_storm, st), 0);
+}
+
+static void storm_stop(struct storm *st, pthread_t tid)
+{
+	atomic_store(&st->stop, 1);
+	pthread_join(tid, NULL);
+	signal(SIGUSR1, SIG_DFL);
+}
+
+/*
+ * Long ALLOC and FREE calls (64 entries of 512 pages) under a storm of
+ * signals that are not fatal: every call completes whole, as documented
+ * (the module's waits are killable, not interruptible).
+ */
+static void test_signals_during_alloc(void **state)
+{
+	const unsigned int nr = 64, len = 512;
+	struct storm storm = { 0 };
+	struct exmap_stats st;
+	struct exmap_iov *vec;
+	pthread_t tid;
+	char *area;
+	int fd;
+
+	(void)state;
+	fd = t_open();
+	assert_true(fd >= 0);
+	assert_int_equal(t_setup(fd, nr * len, 1), 0);
+	area = t_map_area(fd, nr * len);
+	assert_non_null(area);
+	vec = t_map_interface(fd, 0);
+	assert_non_null(vec);
+	storm_start(&storm, &tid);
+	for (int round = 0; round < 10; round++) {
+		t_fill_vec(vec, nr, 0, len, len);
+		assert_int_equal(t_action(fd, 0, EXMAP_OP_ALLOC, nr), 0);
+		for (unsigned int i = 0; i < nr; i++)
+			assert_int_equal(vec[i].res, len);
+		area[(size_t)round * len * T_PAGE] = 1;
+		t_fill_vec(vec, nr, 0, len, len);
+		assert_int_equal(t_action(fd, 0, EXMAP_OP_FREE, nr), 0);
+		for (unsigned int i = 0; i < nr; i++)
+			assert_int_equal(vec[i].res, len);
+	}
+	storm_stop(&storm, tid);
+	printf("%lu signals sent\n", storm.sent);
+	assert_true(storm.sent > 0);
+	assert_int_equal(t_stats(fd, &st), 0);
+	assert_int_equal(st.frames_in_use, 0);
+	assert_int_equal(st.alloc_pages, 10ULL * nr * len);
+	munmap(vec, T_PAGE);
+	munmap(area, (size_t)nr * len * T_PAGE);
+	close(fd);
+}
+
+/*
+ * The same for READ of the whole test disk, checked against the disk's
+ * contents read the ordinary way.
+ */
+static void test_signals_during_read(void **state)
+{
+	const char *dev = getenv("EXMAP_TEST_BLKDEV");
+	const unsigned int len = 512;
+	struct storm storm = { 0 };
+	struct exmap_setup s = { 0 };
+	struct exmap_stats st;
+	struct exmap_iov *vec;
+	unsigned int nr;
+	pthread_t tid;
+	char *area, *copy;
+	off_t size;
+	int fd, bfd;
+
+	(void)state;
+	if (!dev)
+		skip();
+	bfd = open(dev, O_RDONLY | O_DIRECT);
+	assert_true(bfd >= 0);
+	size = lseek(bfd, 0, SEEK_END);
+	nr = size / (len * T_PAGE);
+	if (nr > EXMAP_VEC_MAX)
+		nr = EXMAP_VEC_MAX;
+	assert_true(nr > 0);
+	copy = mmap(NULL, (size_t)nr * len * T_PAGE, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(copy != MAP_FAILED);
+	assert_int_equal(pread(bfd, copy, (size_t)nr * len * T_PAGE, 0),
+			 (ssize_t)nr * len * T_PAGE);
+
+	fd = t_open();
+	assert_true(fd >= 0);
+	s.pool_size = nr * len;
+	s.nr_interfaces = 1;
+	s.backing_fd = bfd;
+	assert_int_equal(ioctl(fd, EXMAP_IOC_SETUP, &s), 0);
+	area = t_map_area(fd, nr * len);
+	assert_non_null(area);
+	vec = t_map_interface(fd, 0);
+	assert_non_null(vec);
+	storm_start(&storm, &tid);
+	for (int round = 0; round < 3; round++) {
+		t_fill_vec(vec, nr, 0, len, len);
+		assert_int_equal(t_action(fd, 0, EXMAP_OP_READ, nr), 0);
+		for (unsigned int i = 0; i < nr; i++)
+			assert_int_equal(vec[i].res, len);
+		assert_memory_equal(area, copy, (size_t)nr * len * T_PAGE);
+		t_fill_vec(vec, nr, 0, len, len);
+		assert_int_equal(t_action(fd, 0, EXMAP_OP_FREE, nr), 0);
+	}
+	storm_stop(&storm, tid);
+	printf("%lu signals sent\n", storm.sent);
+	assert_int_equal(t_stats(fd, &st), 0);
+	assert_int_equal(st.frames_in_use, 0);
+	assert_int_equal(st.read_pages, 3ULL * nr * len);
+	munmap(vec, T_PAGE);
+	munmap(area, (size_t)nr * len * T_PAGE);
+	munmap(copy, (size_t)nr * len * T_PAGE);
+	close(fd);
+	close(bfd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_own_interfaces),
 		cmocka_unit_test(test_crossing_small_pool),
 		cmocka_unit_test(test_alloc_races_free),
+		cmocka_unit_test(test_pool_beyond_memory),
+		cmocka_unit_test(test_signals_during_alloc),
+		cmocka_unit_test(test_signals_during_read),
 	};
 
 	if (!t_have_device())
