@@ -274,8 +274,8 @@ set ylabel "lookups/s"
 set yrange [0:*]
 set offsets 0, 0, graph 0.1, 0
 set key inside left top box opaque
-$(panel in-memory "in memory: pool twice the data")
-$(panel out-of-memory "out of memory: pool a quarter of the data")
+$(panel in-memory "in memory: pool larger than the data")
+$(panel out-of-memory "out of memory: pool 1/4 to 1/8 of the data")
 unset multiplot
 EOF
 fi
