@@ -9,6 +9,8 @@
 # make guest      what the VM harness packs: exmap/exmap.ko and build/bin/*
 # make deps       install the Debian packages everything needs
 # make checkpatch the module against the kernel's coding style
+# make check-debug the guest suite and a long fuzzer run on a debug kernel
+#                 (KASAN, lockdep, ...; built once, about 25 min, cached)
 
 # A recipe that fails must not leave a half-written target behind.
 .DELETE_ON_ERROR:
@@ -192,9 +194,12 @@ bench-native: tools
 checkpatch:
 	tools/checkpatch.sh
 
+check-debug: deps
+	tools/vm/check-debug.sh
+
 clean:
 	$(MAKE) -C exmap KDIR=$(HARNESS_KDIR) clean
 	rm -rf $(BUILD)
 
-.PHONY: all module guest-module tools guest deps check demo bench bench-native \
+.PHONY: all module guest-module tools guest deps check check-debug demo bench bench-native \
 	checkpatch clean

@@ -13,8 +13,8 @@
  * in one splice; an interface that runs dry takes from its own list, then
  * the global list, then the system, and last steals from other interfaces.
  *
- * Lock order: an interface's free_lock and the pool lock are never held
- * together, and neither is held while allocating.
+ * Lock order: an interface's free_lock, then the pool lock; neither is held
+ * while allocating.
  */
 #include <linux/gfp.h>
 #include <linux/mm.h>
@@ -207,6 +207,12 @@ unsigned long exmap_pool_get(struct exmap_ctx *ctx, unsigned int ifidx,
 		n += exmap_grow(&ctx->pool, want - n, out);
 	if (n < want)
 		n += exmap_steal(ctx, ifidx, want - n, out);
+	/*
+	 * An interface may have spilled its list to the global one after the
+	 * look at the global list and before the look at the interface.
+	 */
+	if (n < want)
+		n += exmap_take_global(&ctx->pool, want - n, out);
 	return n;
 }
 
@@ -219,29 +225,26 @@ void exmap_pool_put(struct exmap_ctx *ctx, unsigned int ifidx,
 {
 	struct exmap_interface *iface = &ctx->ifaces[ifidx];
 	struct exmap_pool *pool = &ctx->pool;
-	LIST_HEAD(spill);
-	unsigned long nr_spill = 0;
 
 	if (!nr)
 		return;
 
 	spin_lock(&iface->free_lock);
-	list_splice(frames, &iface->free);
+	list_splice_init(frames, &iface->free);
 	iface->nr_free += nr;
+	/*
+	 * The spill happens under both locks: frames that were on no list
+	 * for a moment would make a concurrent ALLOC that finds every list
+	 * short fail with -ENOMEM although the pool has them.
+	 */
 	if (iface->nr_free > EXMAP_LOCAL_MAX) {
-		nr_spill = iface->nr_free;
-		list_splice_init(&iface->free, &spill);
+		spin_lock(&pool->lock);
+		list_splice_init(&iface->free, &pool->free);
+		pool->nr_free += iface->nr_free;
+		spin_unlock(&pool->lock);
 		iface->nr_free = 0;
 	}
 	spin_unlock(&iface->free_lock);
-	INIT_LIST_HEAD(frames);
-
-	if (nr_spill) {
-		spin_lock(&pool->lock);
-		list_splice(&spill, &pool->free);
-		pool->nr_free += nr_spill;
-		spin_unlock(&pool->lock);
-	}
 }
 
 /*

@@ -233,7 +233,7 @@ static void random_vector(uint64_t *s, struct exmap_iov *vec, unsigned int nr,
 			if (page >= area_pages)
 				page = below(s, area_pages);
 			vec[i].page = page;
-			vec[i].len = 1 + below(s, below(s, 4) ? 8 : 512);
+			vec[i].len = 1 + below(s, below(s, 16) ? 8 : 512);
 			if (vec[i].len > area_pages - page)
 				vec[i].len = area_pages - page;
 			break;
@@ -256,7 +256,7 @@ static void op_action(uint64_t *s, struct ctx *c, unsigned int iface,
 	a.opcode = weights < 40 ? EXMAP_OP_ALLOC : weights < 75 ?
 		   EXMAP_OP_FREE : weights < 85 ? EXMAP_OP_READ :
 		   weights < 95 ? EXMAP_OP_WRITE : below(s, 8);
-	a.nr = below(s, 4) ? 1 + below(s, 16) : 1 + below(s, EXMAP_VEC_MAX);
+	a.nr = below(s, 16) ? 1 + below(s, 16) : 1 + below(s, EXMAP_VEC_MAX);
 	if (!below(s, 20))
 		a.nr = below(s, 2) ? 0 : EXMAP_VEC_MAX + 1 + below(s, 64);
 	if (!below(s, 30))
