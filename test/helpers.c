@@ -136,6 +136,22 @@ long t_frames_held(void)
 	return n;
 }
 
+/*
+ * Contexts whose last reference an exiting io_uring drops are released by
+ * a kernel worker after the process is reaped: wait up to 10 s for the
+ * frames to come back to @base. Returns the count last seen.
+ */
+long t_frames_settle(long base)
+{
+	long n = t_frames_held();
+
+	for (int i = 0; i < 200 && n != base; i++) {
+		usleep(50 * 1000);
+		n = t_frames_held();
+	}
+	return n;
+}
+
 long t_mem_free_kb(void)
 {
 	FILE *f = fopen("/proc/meminfo", "r");

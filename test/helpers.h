@@ -42,6 +42,7 @@ int t_read_faults(const volatile void *addr);
 int t_write_faults(volatile void *addr);
 /* Frames all exmap contexts hold (module parameter "frames"), or -1. */
 long t_frames_held(void);
+long t_frames_settle(long base);
 /* Free memory of the machine in KiB (MemFree of /proc/meminfo). */
 long t_mem_free_kb(void);
 

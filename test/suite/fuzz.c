@@ -737,17 +737,6 @@ static int wait_session(pid_t pid, unsigned int ms, int *status)
 	}
 }
 
-/* Frames held by all contexts go back to @base once the session is gone. */
-static int frames_settle(long base)
-{
-	for (int i = 0; i < 200; i++) {
-		if (t_frames_held() == base)
-			return 1;
-		usleep(50 * 1000);
-	}
-	return 0;
-}
-
 static void test_fuzz(void **state)
 {
 	const char *env = getenv("EXMAP_FUZZ_SECONDS");
@@ -801,7 +790,7 @@ static void test_fuzz(void **state)
 			exited++;
 		}
 		atomic_fetch_add(&tally->sessions, 1);
-		if (!frames_settle(base))
+		if (t_frames_settle(base) != base)
 			problem("frames held: %ld, before: %ld", t_frames_held(),
 			     base);
 	}
