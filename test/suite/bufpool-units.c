@@ -61,6 +61,12 @@ static void test_latches(void **state)
 	assert_true(ps_try_lock_s(&ps, ps_load(&ps)));
 	assert_int_equal(ps_state(ps_load(&ps)), 1);
 	ps_unlock_s(&ps);
+	/* So does an optimistic reader, without moving the version. */
+	assert_true(ps_try_mark(&ps, ps_load(&ps)));
+	assert_true(ps_optimistic_begin(&ps, &seen));
+	assert_int_equal(ps_state(ps_load(&ps)), PS_UNLOCKED);
+	assert_int_equal(ps_version(ps_load(&ps)), 1);
+	assert_true(ps_optimistic_valid(&ps, seen));
 
 	/* Any exclusive hold invalidates an optimistic read. */
 	assert_true(ps_optimistic_begin(&ps, &seen));

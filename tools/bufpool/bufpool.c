@@ -236,7 +236,12 @@ void bp_optimistic(struct bp_thread *t,
 	sigjmp_buf jb;
 
 	for (;;) {
-		if (sigsetjmp(jb, 1) == 0) {
+		/*
+		 * The handler runs with SA_NODEFER and an empty sa_mask, so
+		 * a fault leaves the signal mask as it was: no need to save
+		 * it, which would cost a system call per lookup.
+		 */
+		if (sigsetjmp(jb, 0) == 0) {
 			bool done;
 
 			bp_fault_jmp = &jb;

@@ -123,8 +123,18 @@ static inline bool ps_optimistic_begin(page_state_t *ps, uint64_t *seen)
 {
 	uint64_t w = ps_load(ps), s = ps_state(w);
 
+	/*
+	 * A read is a use: give a marked page its second chance, or the
+	 * clock evicts the pages every lookup goes through (the inner nodes),
+	 * which only optimistic readers touch. If the swap loses a race, the
+	 * validation sorts out whatever won.
+	 */
+	if (s == PS_MARKED)
+		atomic_compare_exchange_strong(ps, &w,
+					       ps_make(PS_UNLOCKED,
+						       ps_version(w)));
 	*seen = w;
-	return s != PS_LOCKED && s != PS_EVICTED;
+	return ps_state(w) != PS_LOCKED && ps_state(w) != PS_EVICTED;
 }
 
 static inline bool ps_optimistic_valid(page_state_t *ps, uint64_t seen)
