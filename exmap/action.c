@@ -138,7 +138,7 @@ static unsigned long exmap_alloc_short(struct exmap_ctx *ctx,
 }
 
 static void exmap_alloc(struct exmap_ctx *ctx, unsigned int ifidx,
-			struct vm_area_struct *vma, unsigned int nr)
+			unsigned int nr)
 {
 	struct exmap_entry *entries = ctx->ifaces[ifidx].entries;
 	unsigned long want = 0, got, mapped;
@@ -159,17 +159,18 @@ static void exmap_alloc(struct exmap_ctx *ctx, unsigned int ifidx,
 }
 
 static void exmap_free(struct exmap_ctx *ctx, unsigned int ifidx,
-		       struct vm_area_struct *vma, unsigned int nr)
+		       unsigned int nr)
 {
 	struct exmap_entry *entries = ctx->ifaces[ifidx].entries;
 	struct mm_struct *mm = ctx->mm;
+	struct vm_area_struct *vma;
 	unsigned long freed = 0;
 	LIST_HEAD(frames);
 	unsigned int i;
 	int err;
 
 	exmap_tlb_batch_begin(mm);
-	err = exmap_pt_clear(mm, ctx->area_start, entries, nr, &frames);
+	err = exmap_pt_clear(mm, ctx->area_start, entries, nr, &frames, &vma);
 	for (i = 0; i < nr; i++)
 		freed += entries[i].res;
 	if (freed && mm_has_notifiers(mm)) {
@@ -179,7 +180,7 @@ static void exmap_free(struct exmap_ctx *ctx, unsigned int ifidx,
 							      entries[i].page),
 					 entries[i].len);
 	}
-	exmap_tlb_batch_end(vma, freed);
+	exmap_tlb_batch_end(mm, vma, freed);
 	if (freed)
 		atomic64_inc(&ctx->stats.tlb_flushes);
 	if (err) {
@@ -200,33 +201,47 @@ static long exmap_action_locked(struct exmap_ctx *ctx, unsigned int ifidx,
 {
 	struct exmap_interface *iface = &ctx->ifaces[ifidx];
 	struct mm_struct *mm = current->mm;
-	struct vm_area_struct *vma;
+	bool io = act->opcode == EXMAP_OP_READ || act->opcode == EXMAP_OP_WRITE;
+	bool whole;
 	long ret;
 
 	ret = exmap_vec_load(ctx, iface, act->nr);
 	if (ret)
 		return ret;
 
-	if (mmap_read_lock_killable(mm))
-		return -EINTR;
-	vma = exmap_vec_vma(ctx, mm, iface, act->nr);
-	if (!vma) {
-		ret = -EINVAL;
-		goto out_unlock;
+	/*
+	 * While the area is whole every loaded entry lies in it: the VMA
+	 * lookups (costly next to a one-page call) are skipped, and READ and
+	 * WRITE need no mmap_lock before their I/O at all.
+	 */
+	whole = exmap_area_whole(ctx);
+	if (!io || !whole) {
+		if (mmap_read_lock_killable(mm))
+			return -EINTR;
+		/* Under the lock, a whole area can only be going away. */
+		whole = exmap_area_whole(ctx);
+		if (!whole && !exmap_vec_vma(ctx, mm, iface, act->nr)) {
+			ret = -EINVAL;
+			goto out_unlock;
+		}
 	}
 
 	switch (act->opcode) {
 	case EXMAP_OP_ALLOC:
-		exmap_alloc(ctx, ifidx, vma, act->nr);
-		mmap_read_unlock(mm);
-		break;
 	case EXMAP_OP_FREE:
-		exmap_free(ctx, ifidx, vma, act->nr);
+		if (act->opcode == EXMAP_OP_ALLOC)
+			exmap_alloc(ctx, ifidx, act->nr);
+		else
+			exmap_free(ctx, ifidx, act->nr);
+		if (whole)
+			exmap_entries_recheck(ctx, mm, iface->entries, act->nr,
+					      -EINVAL);
 		mmap_read_unlock(mm);
 		break;
 	default:
 		/* No mmap_lock across I/O; io.c takes it when it must. */
-		mmap_read_unlock(mm);
+		if (!whole)
+			mmap_read_unlock(mm);
 		if (!iface->io_space)
 			iface->io_space = exmap_io_space_alloc();
 		ret = exmap_io_sync(ctx, ifidx, act->opcode == EXMAP_OP_WRITE,

@@ -24,12 +24,17 @@ static vm_fault_t exmap_area_fault(struct vm_fault *vmf)
 /* Splitting (partial munmap or mprotect) is fine: pieces keep their ctx. */
 static void exmap_area_open(struct vm_area_struct *vma)
 {
+	struct exmap_ctx *ctx = vma->vm_private_data;
+
+	WRITE_ONCE(ctx->area_whole, false);
 }
 
 static void exmap_area_close(struct vm_area_struct *vma)
 {
 	struct exmap_ctx *ctx = vma->vm_private_data;
 	unsigned long first, end;
+
+	WRITE_ONCE(ctx->area_whole, false);
 
 	/*
 	 * A failed mremap() closes a copy placed elsewhere; it never held
@@ -77,6 +82,7 @@ int exmap_area_mmap(struct exmap_ctx *ctx, struct vm_area_struct *vma)
 	mmgrab(vma->vm_mm);
 	ctx->area_start = vma->vm_start;
 	ctx->area_pages = pages;
+	ctx->area_whole = true;
 	/* Publishes the area fields; pairs with exmap_action(). */
 	smp_store_release(&ctx->mm, vma->vm_mm);
 	return 0;
@@ -96,6 +102,53 @@ struct vm_area_struct *exmap_area_vma(struct exmap_ctx *ctx,
 	    vma->vm_private_data != ctx || end > vma->vm_end)
 		return NULL;
 	return vma;
+}
+
+/*
+ * True while the area is still the one VMA that mmap() made: never split
+ * (mprotect, partial munmap) nor unmapped. Every entry within the area's
+ * size then lies in it, so READ and WRITE skip the per-entry VMA lookups.
+ * It only ever goes from true to false. Read without mmap_lock, it may be
+ * stale; the walks that map or collect PTEs still look the VMA up under
+ * the lock and enter only the area's own (exmap_vma_in_area()). The one
+ * moment it is true while the area is gone is while munmap() of the whole
+ * area runs with mmap_lock downgraded: the area's range is then a hole in
+ * which no other mapping can appear, and the walks find nothing there.
+ */
+bool exmap_area_whole(struct exmap_ctx *ctx)
+{
+	return READ_ONCE(ctx->area_whole);
+}
+
+/*
+ * After a walk done without per-entry VMA checks, because the area was
+ * whole: an entry that the walk did not fully serve (res below len, or an
+ * error, such as -ENOMEM for frames that the munmap has not given back
+ * yet) is looked up, and gets @err if it does not lie in the area. That
+ * only happens while a munmap() of the whole area is under way. Called
+ * with mmap_lock held.
+ */
+void exmap_entries_recheck(struct exmap_ctx *ctx, struct mm_struct *mm,
+			   struct exmap_entry *entries, unsigned int nr,
+			   int err)
+{
+	struct exmap_entry *e;
+	unsigned int i;
+
+	for (i = 0; i < nr; i++) {
+		e = &entries[i];
+		if (e->res < e->len && !exmap_entry_vma(ctx, mm, e))
+			e->res = err;
+	}
+}
+
+/* Whether @vma is a piece of the area that starts at @area_start. */
+bool exmap_vma_in_area(struct vm_area_struct *vma, unsigned long area_start)
+{
+	struct exmap_ctx *ctx = vma->vm_private_data;
+
+	return vma->vm_ops == &exmap_area_vm_ops &&
+	       ctx->area_start == area_start && ctx->mm == vma->vm_mm;
 }
 
 /* The area VMA that covers all of entry @e, or NULL. */

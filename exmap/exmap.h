@@ -143,6 +143,8 @@ struct exmap_ctx {
 	struct mm_struct *mm;
 	unsigned long area_start;
 	unsigned long area_pages;
+	/* See exmap_area_whole(). */
+	bool area_whole;
 
 	struct file *backing;
 	loff_t backing_offset;
@@ -187,7 +189,7 @@ unsigned long exmap_pt_install(struct mm_struct *mm,
 			       const u32 *first_slot);
 int exmap_pt_clear(struct mm_struct *mm, unsigned long area_start,
 		   struct exmap_entry *entries, unsigned int nr,
-		   struct list_head *frames);
+		   struct list_head *frames, struct vm_area_struct **vma);
 int exmap_pt_collect(struct mm_struct *mm, unsigned long area_start,
 		     struct exmap_entry *entries, unsigned int nr,
 		     struct bio_vec *slots, const u32 *first_slot);
@@ -223,7 +225,8 @@ int exmap_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags);
 void exmap_tlb_batch_begin(struct mm_struct *mm);
 void exmap_tlb_notify(struct mm_struct *mm, unsigned long start,
 		      unsigned int pages);
-void exmap_tlb_batch_end(struct vm_area_struct *vma, bool flush);
+void exmap_tlb_batch_end(struct mm_struct *mm, struct vm_area_struct *vma,
+			 bool flush);
 
 /* pool.c */
 void exmap_pool_init(struct exmap_ctx *ctx, unsigned long size);
@@ -244,6 +247,11 @@ int exmap_area_mmap(struct exmap_ctx *ctx, struct vm_area_struct *vma);
 struct vm_area_struct *exmap_area_vma(struct exmap_ctx *ctx,
 				      struct mm_struct *mm,
 				      unsigned long start, unsigned long end);
+bool exmap_area_whole(struct exmap_ctx *ctx);
+void exmap_entries_recheck(struct exmap_ctx *ctx, struct mm_struct *mm,
+			   struct exmap_entry *entries, unsigned int nr,
+			   int err);
+bool exmap_vma_in_area(struct vm_area_struct *vma, unsigned long area_start);
 struct vm_area_struct *exmap_entry_vma(struct exmap_ctx *ctx,
 				       struct mm_struct *mm,
 				       const struct exmap_entry *e);

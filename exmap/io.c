@@ -280,21 +280,28 @@ unsigned long exmap_io_results(struct exmap_io *io)
 void exmap_io_map(struct exmap_io *io, struct mm_struct *mm)
 {
 	struct exmap_ctx *ctx = io->ctx;
+	bool whole;
 	unsigned long mapped;
 	struct exmap_entry *e;
 	unsigned int i;
 
 	mmap_read_lock(mm);
-	/* Part of the area may have been unmapped while the data came. */
-	for (i = 0; i < io->nr; i++) {
+	/*
+	 * Part of the area may have been unmapped while the data came. While
+	 * the area is whole, only a munmap() of all of it can be under way,
+	 * and the walk maps nothing in the hole it leaves: the entries are
+	 * checked after it.
+	 */
+	whole = exmap_area_whole(ctx);
+	for (i = 0; i < io->nr && !whole; i++) {
 		e = &io->entries[i];
-		if (e->res < 0)
-			continue;
-		if (!exmap_entry_vma(ctx, mm, e))
+		if (e->res >= 0 && !exmap_entry_vma(ctx, mm, e))
 			e->res = -EFAULT;
 	}
 	mapped = exmap_pt_install(mm, ctx->area_start, io->entries, io->nr,
 				  NULL, io->slots, io->first_slot);
+	if (whole)
+		exmap_entries_recheck(ctx, mm, io->entries, io->nr, -EFAULT);
 	mmap_read_unlock(mm);
 
 	atomic_long_add(mapped, &ctx->pool.in_use);

@@ -14,8 +14,8 @@
  * batch of 512 neighbouring one-page entries costs one lock round trip, not
  * 512. A cursor inside the walk tells which PTEs belong to the batch.
  *
- * The caller holds mmap_lock for reading and has checked that every entry
- * lies inside an area VMA.
+ * The caller holds mmap_lock for reading. The walks enter only the area's
+ * own VMAs; pages of an entry outside them are left alone.
  */
 #include <linux/bvec.h>
 #include <linux/mm.h>
@@ -27,6 +27,7 @@
 struct exmap_walk {
 	struct mm_struct *mm;
 	struct vm_area_struct *vma;	/* last VMA looked up */
+	struct vm_area_struct *entered;	/* last area VMA walked */
 	unsigned long area_start;
 	struct exmap_entry *entries;
 	unsigned int cur;
@@ -177,7 +178,7 @@ static int exmap_apply(struct mm_struct *mm, unsigned long start,
  * Applies @fn to every PTE of [start, start + size) that lies in an area
  * VMA, one VMA at a time so that each piece is mapped with its own
  * protection (mprotect may have split the area). Gaps between VMAs, where
- * part of the area was unmapped, are skipped; no entry lies in one.
+ * part of the area was unmapped, and any other VMA are skipped.
  *
  * apply_to_existing_page_range() is not used for the walks that create
  * nothing: before Linux 6.15 (and its stable backports) it stops calling
@@ -197,9 +198,12 @@ static int exmap_walk_range(struct exmap_walk *w, unsigned long start,
 			return 0;
 		start = max(start, w->vma->vm_start);
 		stop = min(end, w->vma->vm_end);
-		err = exmap_apply(w->mm, start, stop, fn, w);
-		if (err)
-			return err;
+		if (exmap_vma_in_area(w->vma, w->area_start)) {
+			w->entered = w->vma;
+			err = exmap_apply(w->mm, start, stop, fn, w);
+			if (err)
+				return err;
+		}
 		start = stop;
 	}
 	return 0;
@@ -337,12 +341,13 @@ static int exmap_clear_pte(pte_t *ptep, unsigned long addr, void *data)
  * Clears every mapped PTE of the live entries and appends their frames to
  * @frames; each entry's res counts its pages cleared. Does not flush the
  * TLB: the caller flushes once for the batch (see tlb.c) before the frames
- * may be reused. Returns 0 or -ENOMEM (a page table walk could not
- * allocate; nothing is cleared from that entry on).
+ * may be reused, through *@vma: the last area VMA the walk entered, set if
+ * anything was cleared. Returns 0 or -ENOMEM (a page table walk could
+ * not allocate; nothing is cleared from that entry on).
  */
 int exmap_pt_clear(struct mm_struct *mm, unsigned long area_start,
 		   struct exmap_entry *entries, unsigned int nr,
-		   struct list_head *frames)
+		   struct list_head *frames, struct vm_area_struct **vma)
 {
 	struct exmap_walk w = {
 		.mm = mm,
@@ -350,8 +355,11 @@ int exmap_pt_clear(struct mm_struct *mm, unsigned long area_start,
 		.entries = entries,
 		.frames = frames,
 	};
+	int err;
 
-	return exmap_walk_groups(&w, nr, exmap_clear_pte);
+	err = exmap_walk_groups(&w, nr, exmap_clear_pte);
+	*vma = w.entered;
+	return err;
 }
 
 static int exmap_collect_pte(pte_t *ptep, unsigned long addr, void *data)

@@ -60,13 +60,15 @@ static ssize_t exmap_shortcut(struct file *file, unsigned long addr,
 	entry.len = count >> PAGE_SHIFT;
 	entry.res = 0;
 
-	if (mmap_read_lock_killable(mm))
-		return -EINTR;
-	if (!exmap_area_vma(ctx, mm, addr, addr + count))
-		ret = -EINVAL;
-	mmap_read_unlock(mm);
-	if (ret)
-		return ret;
+	if (!exmap_area_whole(ctx)) {
+		if (mmap_read_lock_killable(mm))
+			return -EINTR;
+		if (!exmap_area_vma(ctx, mm, addr, addr + count))
+			ret = -EINVAL;
+		mmap_read_unlock(mm);
+		if (ret)
+			return ret;
+	}
 
 	ret = exmap_io_sync(ctx, pos, opcode == EXMAP_OP_WRITE, &entry, 1,
 			    &space);

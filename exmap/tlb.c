@@ -55,14 +55,16 @@ void exmap_tlb_batch_begin(struct mm_struct *mm)
 }
 
 /*
- * Ends the batch that exmap_tlb_batch_begin() started. With @flush, first
- * flushes every TLB entry of @vma's mm; without, the batch cleared nothing.
- * @vma must be an area VMA (VM_PFNMAP).
+ * Ends the batch that exmap_tlb_batch_begin() started on @mm. With @flush,
+ * first flushes every TLB entry of the mm; without, the batch cleared
+ * nothing. @vma is any area VMA (VM_PFNMAP) of @mm; with @flush there is
+ * one, the one the PTEs were cleared in.
  */
-void exmap_tlb_batch_end(struct vm_area_struct *vma, bool flush)
+void exmap_tlb_batch_end(struct mm_struct *mm, struct vm_area_struct *vma,
+			 bool flush)
 {
 	/* A zero-length zap unmaps nothing; only its gather's flush runs. */
-	if (flush)
+	if (flush && !WARN_ON_ONCE(!vma || vma->vm_mm != mm))
 		zap_vma_ptes(vma, vma->vm_start, 0);
-	dec_tlb_flush_pending(vma->vm_mm);
+	dec_tlb_flush_pending(mm);
 }

@@ -123,6 +123,29 @@ static int exmap_uring_prep(struct exmap_ctx *ctx, struct io_uring_cmd *ioucmd,
 	return 0;
 }
 
+/*
+ * Under mmap_lock: checks that the entry lies in one piece of the area and,
+ * for WRITE, records its frames.
+ */
+static int exmap_uring_check(struct exmap_ctx *ctx,
+			     struct exmap_uring_req *req,
+			     struct mm_struct *mm, bool nowait)
+{
+	int ret;
+
+	if (nowait) {
+		if (!mmap_read_trylock(mm))
+			return -EAGAIN;
+	} else if (mmap_read_lock_killable(mm)) {
+		return -EINTR;
+	}
+	ret = exmap_entry_vma(ctx, mm, &req->entry) ? 0 : -EINVAL;
+	if (!ret && req->io.write)
+		exmap_io_collect(&req->io, mm);
+	mmap_read_unlock(mm);
+	return ret;
+}
+
 int exmap_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
 {
 	struct exmap_ctx *ctx = ioucmd->file->private_data;
@@ -152,21 +175,12 @@ int exmap_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
 		goto out_free;
 	}
 
-	if (nowait) {
-		if (!mmap_read_trylock(mm)) {
-			ret = -EAGAIN;
+	/* A READ needs no lock before the I/O while the area is whole. */
+	if (req->io.write || !exmap_area_whole(ctx)) {
+		ret = exmap_uring_check(ctx, req, mm, nowait);
+		if (ret)
 			goto out_io;
-		}
-	} else if (mmap_read_lock_killable(mm)) {
-		ret = -EINTR;
-		goto out_io;
 	}
-	ret = exmap_entry_vma(ctx, mm, &req->entry) ? 0 : -EINVAL;
-	if (!ret && req->io.write)
-		exmap_io_collect(&req->io, mm);
-	mmap_read_unlock(mm);
-	if (ret)
-		goto out_io;
 
 	if (!req->io.write) {
 		if (!exmap_io_get_frames(&req->io, nowait) && nowait) {

@@ -12,6 +12,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -177,6 +178,119 @@ static void test_mprotect_split(void **state)
 	assert_int_equal(munmap(c.area, 1024 * T_PAGE), 0);
 	assert_int_equal(in_use(c.fd), 0);
 	close(c.fd);
+}
+
+struct racer {
+	struct ctx *c;
+	unsigned int iface;
+	atomic_int *stop;
+	atomic_int *running;
+	unsigned long calls, refused, gone, bad;
+};
+
+/*
+ * ALLOC and FREE of one page and of 64 scattered pages, round and round,
+ * in a slice of the area of its own (threads that free each other's pages
+ * may see a transient -ENOMEM, see docs/api.md), never touching the area:
+ * each call must either be refused with EINVAL (the area is gone) or give
+ * every entry a count of pages in 0 .. len or, if it met the munmap half
+ * done, -EINVAL.
+ */
+static void *alloc_free_racing(void *arg)
+{
+	struct racer *r = arg;
+	struct exmap_iov *vec = t_map_interface(r->c->fd, r->iface);
+	unsigned int seed = r->iface;
+
+	if (!vec) {
+		r->bad++;
+		return NULL;
+	}
+	do {
+		unsigned int nr = r->calls % 2 ? 64 : 1;
+		unsigned int op = r->calls % 4 < 2 ? EXMAP_OP_ALLOC :
+						     EXMAP_OP_FREE;
+		int ret;
+
+		for (unsigned int i = 0; i < nr; i++) {
+			vec[i].page = (r->iface - 1) * 1024 +
+				      rand_r(&seed) % 1024;
+			vec[i].len = 1;
+		}
+		ret = t_action(r->c->fd, r->iface, op, nr);
+		r->calls++;
+		if (ret == -EINVAL) {
+			r->refused++;
+			continue;
+		}
+		if (ret < 0) {
+			print_message("op %u of %u: %d\n", op, nr, ret);
+			r->bad++;
+			continue;
+		}
+		for (unsigned int i = 0; i < nr; i++) {
+			r->gone += vec[i].res == -EINVAL;
+			if (vec[i].res != -EINVAL &&
+			    (vec[i].res < 0 || vec[i].res > 1)) {
+				print_message("op %u entry %u: res %d\n", op,
+					      i, vec[i].res);
+				r->bad++;
+			}
+		}
+		if (r->calls == 1)
+			atomic_fetch_add(r->running, 1);
+	} while (!atomic_load(r->stop));
+	munmap(vec, T_PAGE);
+	return NULL;
+}
+
+/*
+ * munmap() of the whole area while other threads run ALLOC and FREE on it:
+ * the calls that race with it see the area whole or gone, never anything
+ * else, and every frame comes back.
+ */
+static void test_munmap_whole_while_busy(void **state)
+{
+	struct racer r[3];
+	pthread_t th[3];
+	atomic_int stop = 0, running;
+	unsigned long calls = 0, refused = 0, gone = 0;
+	struct ctx c;
+
+	(void)state;
+	for (int round = 0; round < 20; round++) {
+		/* A pool as big as the area: no entry can run short. */
+		ctx_open(&c, 4096, 4, 4096);
+		alloc_range(&c, 0, 512);
+		atomic_store(&running, 0);
+		for (int i = 0; i < 3; i++) {
+			r[i] = (struct racer){ .c = &c, .iface = i + 1,
+					       .stop = &stop,
+					       .running = &running };
+			assert_int_equal(pthread_create(&th[i], NULL,
+							alloc_free_racing,
+							&r[i]), 0);
+		}
+		while (atomic_load(&running) < 3)
+			usleep(1000);
+		usleep(round * 500);
+		assert_int_equal(munmap(c.area, c.pages * T_PAGE), 0);
+		usleep(5000);
+		atomic_store(&stop, 1);
+		for (int i = 0; i < 3; i++) {
+			assert_int_equal(pthread_join(th[i], NULL), 0);
+			assert_int_equal(r[i].bad, 0);
+			calls += r[i].calls;
+			refused += r[i].refused;
+			gone += r[i].gone;
+		}
+		atomic_store(&stop, 0);
+		assert_int_equal(in_use(c.fd), 0);
+		munmap(c.vec, T_PAGE);
+		close(c.fd);
+	}
+	print_message("%lu calls, %lu refused, %lu entries met the munmap\n",
+		      calls, refused, gone);
 }
 
 static void test_close_then_munmap(void **state)
@@ -363,6 +477,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_munmap_whole),
 		cmocka_unit_test(test_munmap_part),
+		cmocka_unit_test(test_munmap_whole_while_busy),
 		cmocka_unit_test(test_mprotect_split),
 		cmocka_unit_test(test_close_then_munmap),
 		cmocka_unit_test(test_exit),
