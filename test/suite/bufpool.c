@@ -2,7 +2,8 @@
 /*
  * Description: the buffer pool and its B+tree on every backend this
  * machine has, with a pool far smaller than the data: every key inserted
- * is found with its value, updates stick, the clock evicts (and writes
+ * is found with its value (looked up one at a time and in batches),
+ * updates stick, the clock evicts (and writes
  * back) while threads read optimistically, and closing and reopening the
  * pool on the same store finds all the data. Runs on the host (fallback)
  * in make check and in the guest (both backends).
@@ -89,6 +90,53 @@ static void test_insert_lookup_restart(void **state)
 	assert_int_equal(bp_close(bp), 0);
 }
 
+/*
+ * Lookups in batches: every key is found with its value, absent keys are
+ * not, and the pages missing for a batch are read in (misses grow while
+ * the pool is far smaller than the tree).
+ */
+static void test_lookup_many(void **state)
+{
+	uint64_t keys[BT_BATCH_MAX], vals[BT_BATCH_MAX], seed = 88172645;
+	bool found[BT_BATCH_MAX];
+	unsigned long misses;
+	struct bp_thread t;
+	struct bufpool *bp;
+	struct btree bt;
+
+	(void)state;
+	bp = open_pool(false, 1);
+	bp_thread_init(bp, &t, 0);
+	assert_int_equal(bt_open(&bt, bp, &t), 0);
+	for (uint64_t k = 0; k < KEYS; k++)
+		bt_insert(&bt, &t, k, value_of(k, 0));
+	misses = atomic_load(&bp->stats.misses);
+	for (unsigned int round = 0; round < 60; round++) {
+		unsigned int n = 1 + round % BT_BATCH_MAX, hits = 0;
+
+		for (unsigned int i = 0; i < n; i++) {
+			seed ^= seed << 13;
+			seed ^= seed >> 7;
+			seed ^= seed << 17;
+			/* One key in eight is past the last one. */
+			keys[i] = seed % (KEYS + KEYS / 7);
+			hits += keys[i] < KEYS;
+		}
+		assert_int_equal(bt_lookup_many(&bt, &t, keys, n, vals,
+						found), hits);
+		for (unsigned int i = 0; i < n; i++) {
+			assert_int_equal(found[i], keys[i] < KEYS);
+			if (found[i])
+				assert_int_equal(vals[i],
+						 value_of(keys[i], 0));
+		}
+	}
+	assert_true(atomic_load(&bp->stats.misses) > misses + 100);
+	assert_true(atomic_load(&bp->resident) <=
+		    POOL + 1 + 2 * BT_BATCH_MAX);
+	assert_int_equal(bp_close(bp), 0);
+}
+
 struct reader {
 	struct btree *bt;
 	struct bp_thread t;
@@ -171,6 +219,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_insert_lookup_restart,
 						setup_store, remove_store),
+		cmocka_unit_test_setup_teardown(test_lookup_many, setup_store,
+						remove_store),
 		cmocka_unit_test_setup_teardown(test_threads_under_eviction,
 						setup_store, remove_store),
 	};

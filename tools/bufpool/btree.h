@@ -38,6 +38,18 @@ void bt_insert(struct btree *bt, struct bp_thread *t, uint64_t key,
 	       uint64_t val);
 bool bt_lookup(struct btree *bt, struct bp_thread *t, uint64_t key,
 	       uint64_t *val);
+
+#define BT_BATCH_MAX	BP_EVICT_BATCH
+
+/*
+ * Looks up @n keys (at most BT_BATCH_MAX) at once: each descends as far as
+ * memory goes, the pages missing then are read in with one call
+ * (bp_prefetch()), and the lookups that stopped finish. Fills in @vals and
+ * @found; returns how many were found.
+ */
+unsigned int bt_lookup_many(struct btree *bt, struct bp_thread *t,
+			    const uint64_t *keys, unsigned int n,
+			    uint64_t *vals, bool *found);
 /* Replaces the value of an existing key; false if it is not there. */
 bool bt_update(struct btree *bt, struct bp_thread *t, uint64_t key,
 	       uint64_t val);

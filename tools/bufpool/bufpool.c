@@ -146,6 +146,51 @@ static void bp_load(struct bp_thread *t, uint64_t pid, bool fresh)
 	}
 }
 
+void bp_prefetch(struct bp_thread *t, const uint64_t *pids, unsigned int n)
+{
+	struct bufpool *bp = t->bp;
+	uint64_t want[BP_EVICT_BATCH], retry[BP_EVICT_BATCH];
+	unsigned int m = 0, r;
+
+	/* A page another thread is bringing in, or already in, is skipped. */
+	for (unsigned int i = 0; i < n && m < BP_EVICT_BATCH; i++) {
+		page_state_t *ps = &bp->states[pids[i]];
+		uint64_t w = ps_load(ps);
+
+		if (ps_state(w) == PS_EVICTED && ps_try_lock_x(ps, w))
+			want[m++] = pids[i];
+	}
+	while (m) {
+		for (int k = 0; k < 4 &&
+		     atomic_load(&bp->resident) >= bp->pool_pages; k++)
+			bp_evict(t);
+		if (bp_call(t, exmap_read, want, m) < 0)
+			abort();
+		r = 0;
+		for (unsigned int k = 0; k < m; k++) {
+			int res = exmap_vec_entry(t->i, k)->res;
+
+			if (res == -ENOMEM) {
+				retry[r++] = want[k];
+				continue;
+			}
+			if (res < 0)
+				abort();	/* a read error */
+			rs_insert(&bp->rs, want[k]);
+			atomic_fetch_add(&bp->resident, 1);
+			atomic_fetch_add(&bp->stats.misses, 1);
+			atomic_fetch_add(&bp->stats.read_bytes, BP_PAGE);
+			ps_unlock_x(&bp->states[want[k]], false);
+		}
+		if (r) {
+			bp_evict(t);
+			sched_yield();
+		}
+		memcpy(want, retry, r * sizeof(*want));
+		m = r;
+	}
+}
+
 uint64_t bp_alloc_page(struct bp_thread *t)
 {
 	struct bufpool *bp = t->bp;
@@ -223,6 +268,11 @@ bool bp_opt_begin(struct bp_thread *t, uint64_t pid, uint64_t *seen)
 		sched_yield();
 	}
 	return false;
+}
+
+bool bp_evicted(struct bp_thread *t, uint64_t pid)
+{
+	return ps_state(ps_load(&t->bp->states[pid])) == PS_EVICTED;
 }
 
 bool bp_opt_valid(struct bp_thread *t, uint64_t pid, uint64_t seen)

@@ -82,6 +82,13 @@ static inline char *bp_addr(struct bufpool *bp, uint64_t pid)
 	return bp->area + pid * BP_PAGE;
 }
 
+/*
+ * Brings in, with one READ call, those of the up to BP_EVICT_BATCH pages
+ * @pids that are evicted and that no other thread is bringing in: on the
+ * exmap backend their reads are all in flight at once. Leaves them
+ * unlatched and resident (for the moment: the clock may take them again).
+ */
+void bp_prefetch(struct bp_thread *t, const uint64_t *pids, unsigned int n);
 /* A new page, exclusively latched and resident (contents undefined). */
 uint64_t bp_alloc_page(struct bp_thread *t);
 /* Latch a page, reading it in on a miss. */
@@ -97,6 +104,8 @@ void bp_unfix_s(struct bp_thread *t, uint64_t pid);
  */
 bool bp_opt_begin(struct bp_thread *t, uint64_t pid, uint64_t *seen);
 bool bp_opt_valid(struct bp_thread *t, uint64_t pid, uint64_t seen);
+/* Whether @pid is evicted at this moment (a hint: it may change at once). */
+bool bp_evicted(struct bp_thread *t, uint64_t pid);
 void bp_optimistic(struct bp_thread *t, bool (*fn)(struct bp_thread *t,
 						  void *arg), void *arg);
 

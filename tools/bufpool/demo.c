@@ -2,8 +2,9 @@
 /*
  * exmap-demo: a B+tree in a vmcache-style buffer pool, on exmap or on the
  * fallback backend. Loads N keys, runs random lookups (or a lookup/update
- * mix) from T threads for S seconds with a progress line a second, verifies
- * every key, and writes everything back. With -r it reopens the data a
+ * mix; lookups one at a time or in batches whose misses are read in with
+ * one call) from T threads for S seconds with a progress line a second,
+ * verifies every key, and writes everything back. With -r it reopens the data a
  * previous run left on the device and verifies it.
  */
 #define _GNU_SOURCE
@@ -23,6 +24,7 @@ struct demo {
 	struct btree bt;
 	uint64_t keys;
 	unsigned int threads;
+	unsigned int batch;
 	int update_pct;
 	atomic_int stop;
 	atomic_ulong ops;
@@ -72,11 +74,27 @@ static void *load_main(void *arg)
 	return NULL;
 }
 
+/* Looks up @n keys in one batch and checks what comes back. */
+static void check_many(struct demo *d, struct worker *w, const uint64_t *keys,
+		       unsigned int n, uint64_t *vals, bool *found)
+{
+	if (!n)
+		return;
+	bt_lookup_many(&d->bt, &w->t, keys, n, vals, found);
+	for (unsigned int i = 0; i < n; i++) {
+		if (!found[i] || vals[i] != value_of(keys[i]))
+			atomic_fetch_add(&d->bad, 1);
+	}
+}
+
 static void *run_main(void *arg)
 {
 	struct worker *w = arg;
 	struct demo *d = w->d;
 	uint64_t seed = 0x2545f4914f6cdd1dULL * (w->id + 1), key, val;
+	uint64_t keys[BT_BATCH_MAX], vals[BT_BATCH_MAX];
+	bool found[BT_BATCH_MAX];
+	unsigned int nb = 0;
 
 	while (!atomic_load_explicit(&d->stop, memory_order_relaxed)) {
 		for (int k = 0; k < 64; k++) {
@@ -86,6 +104,12 @@ static void *run_main(void *arg)
 				if (!bt_update(&d->bt, &w->t, key,
 					       value_of(key)))
 					atomic_fetch_add(&d->bad, 1);
+			} else if (d->batch > 1) {
+				keys[nb++] = key;
+				if (nb == d->batch) {
+					check_many(d, w, keys, nb, vals, found);
+					nb = 0;
+				}
 			} else if (!bt_lookup(&d->bt, &w->t, key, &val) ||
 				   val != value_of(key)) {
 				atomic_fetch_add(&d->bad, 1);
@@ -93,6 +117,7 @@ static void *run_main(void *arg)
 		}
 		atomic_fetch_add(&d->ops, 64);
 	}
+	check_many(d, w, keys, nb, vals, found);
 	return NULL;
 }
 
@@ -178,8 +203,11 @@ static void usage(const char *prog)
 {
 	fprintf(stderr,
 		"usage: %s -d DEVICE [-b exmap|fallback] [-p POOL_MB] "
-		"[-n KEYS] [-t THREADS] [-s SECONDS] [-u UPDATE_PCT] [-r]\n",
-		prog);
+		"[-n KEYS] [-t THREADS] [-s SECONDS] [-u UPDATE_PCT] "
+		"[-B BATCH] [-r]\n"
+		"  -B BATCH  look keys up BATCH at a time (2..%d): the pages\n"
+		"            missing for a batch are read in with one call\n",
+		prog, BT_BATCH_MAX);
 	exit(2);
 }
 
@@ -187,12 +215,12 @@ int main(int argc, char **argv)
 {
 	struct bp_opts o = { .threads = 1, .backend = EXMAP_BACKEND_AUTO };
 	struct snap load = { 0 }, run = { 0 }, verify = { 0 };
-	struct demo d = { .keys = 1000000, .threads = 1 };
+	struct demo d = { .keys = 1000000, .threads = 1, .batch = 1 };
 	double seconds = 10, pool_mb = 16;
 	struct worker *w;
 	int opt, ret;
 
-	while ((opt = getopt(argc, argv, "d:b:p:n:t:s:u:r")) != -1) {
+	while ((opt = getopt(argc, argv, "d:b:p:n:t:s:u:B:r")) != -1) {
 		switch (opt) {
 		case 'd': o.device = optarg; break;
 		case 'b':
@@ -206,12 +234,13 @@ int main(int argc, char **argv)
 		case 't': d.threads = atoi(optarg); break;
 		case 's': seconds = atof(optarg); break;
 		case 'u': d.update_pct = atoi(optarg); break;
+		case 'B': d.batch = atoi(optarg); break;
 		case 'r': o.reuse = true; break;
 		default: usage(argv[0]);
 		}
 	}
 	if (!o.device || !d.keys || d.threads < 1 || d.threads > 64 ||
-	    pool_mb <= 0)
+	    pool_mb <= 0 || d.batch < 1 || d.batch > BT_BATCH_MAX)
 		usage(argv[0]);
 	o.threads = d.threads;
 	o.pool_pages = (uint64_t)(pool_mb * 1e6 / BP_PAGE);
@@ -233,9 +262,9 @@ int main(int argc, char **argv)
 	}
 	bt_open(&d.bt, d.bp, &w[0].t);
 	printf("exmap-demo: backend %s, %llu keys, pool %.0f MB, "
-	       "%u threads, %s\n",
+	       "%u threads, lookups in batches of %u, %s\n",
 	       exmap_backend_name(exmap_backend_of(d.bp->x)),
-	       (unsigned long long)d.keys, pool_mb, d.threads,
+	       (unsigned long long)d.keys, pool_mb, d.threads, d.batch,
 	       o.reuse ? "reusing the data on the device" : "loading");
 
 	if (!o.reuse)
@@ -247,13 +276,14 @@ int main(int argc, char **argv)
 	phase(&d, w, verify_main, "verify", &d.loaded, 0, &verify);
 
 	printf("summary: backend=%s keys=%llu data_mb=%.1f pool_mb=%.0f "
-	       "threads=%u load_s=%.1f run_s=%.1f ops_per_s=%.0f "
+	       "threads=%u batch=%u load_s=%.1f run_s=%.1f ops_per_s=%.0f "
 	       "misses_per_s=%.0f evictions=%lu read_mb=%.1f "
 	       "written_mb=%.1f restarts=%lu bad=%lu\n",
 	       exmap_backend_name(exmap_backend_of(d.bp->x)),
 	       (unsigned long long)d.keys,
 	       atomic_load(&d.bp->next_page) * BP_PAGE / 1e6, pool_mb,
-	       d.threads, load.t, run.t, run.t > 0 ? run.ops / run.t : 0,
+	       d.threads, d.batch, load.t, run.t,
+	       run.t > 0 ? run.ops / run.t : 0,
 	       run.t > 0 ? run.misses / run.t : 0,
 	       atomic_load(&d.bp->stats.evictions),
 	       atomic_load(&d.bp->stats.read_bytes) / 1e6,
