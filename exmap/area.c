@@ -142,7 +142,12 @@ void exmap_entries_recheck(struct exmap_ctx *ctx, struct mm_struct *mm,
 	}
 }
 
-/* Whether @vma is a piece of the area that starts at @area_start. */
+/*
+ * Whether @vma is a piece of the area that starts at @area_start. Another
+ * context of the same mm can have an area at that address only once this
+ * one's is gone for good, and then exmap_area_whole() is false and every
+ * caller checks its entries against its own context first.
+ */
 bool exmap_vma_in_area(struct vm_area_struct *vma, unsigned long area_start)
 {
 	struct exmap_ctx *ctx = vma->vm_private_data;
