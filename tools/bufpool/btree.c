@@ -156,45 +156,18 @@ struct bt_lookup {
 	uint64_t key;
 	uint64_t val;
 	uint64_t leaf;
-	uint64_t missing;	/* bt_probe(): the first page not in memory */
+	uint64_t missing;	/* probe: the first page not in memory */
+	bool probe;		/* stop at an evicted page, read nothing in */
 	bool found;
 };
 
-/* An optimistic descent; on success fills in the leaf and the result. */
-static bool bt_descend(struct bp_thread *t, void *arg)
-{
-	struct bt_lookup *l = arg;
-	uint64_t pid = l->bt->root, seen, next;
-
-	for (;;) {
-		const struct bt_node *n;
-		unsigned int k;
-
-		if (!bp_opt_begin(t, pid, &seen))
-			return false;
-		n = (const struct bt_node *)bp_addr(t->bp, pid);
-		if (n->count > BT_FANOUT)
-			return false;	/* torn read: validation would fail */
-		if (n->leaf) {
-			k = bt_search(n, l->key);
-			l->found = k < n->count && n->keys[k] == l->key;
-			l->val = l->found ? n->vals[k] : 0;
-			l->leaf = pid;
-			return bp_opt_valid(t, pid, seen);
-		}
-		next = bt_child(n, l->key);
-		if (!bp_opt_valid(t, pid, seen))
-			return false;
-		pid = next;
-	}
-}
-
 /*
- * bt_descend() that does not read pages in: it stops at the first page on
- * the way that is evicted and names it in l->missing (page 0, the pool's
- * metadata, is never a node: 0 means none).
+ * An optimistic descent; on success fills in the leaf and the result. With
+ * l->probe it reads no page in: it stops at the first evicted page on the
+ * way and names it in l->missing (page 0, the pool's metadata, is never a
+ * node: 0 means none).
  */
-static bool bt_probe(struct bp_thread *t, void *arg)
+static bool bt_descend(struct bp_thread *t, void *arg)
 {
 	struct bt_lookup *l = arg;
 	uint64_t pid = l->bt->root, seen, next;
@@ -204,7 +177,7 @@ static bool bt_probe(struct bp_thread *t, void *arg)
 		const struct bt_node *n;
 		unsigned int k;
 
-		if (bp_evicted(t, pid)) {
+		if (l->probe && bp_evicted(t, pid)) {
 			l->missing = pid;
 			return true;
 		}
@@ -212,7 +185,7 @@ static bool bt_probe(struct bp_thread *t, void *arg)
 			return false;
 		n = (const struct bt_node *)bp_addr(t->bp, pid);
 		if (n->count > BT_FANOUT)
-			return false;
+			return false;	/* torn read: validation would fail */
 		if (n->leaf) {
 			k = bt_search(n, l->key);
 			l->found = k < n->count && n->keys[k] == l->key;
@@ -238,14 +211,16 @@ unsigned int bt_lookup_many(struct btree *bt, struct bp_thread *t,
 	if (n > BT_BATCH_MAX)
 		n = BT_BATCH_MAX;
 	for (unsigned int i = 0; i < n; i++) {
-		l[i] = (struct bt_lookup){ .bt = bt, .key = keys[i] };
-		bp_optimistic(t, bt_probe, &l[i]);
+		l[i] = (struct bt_lookup){ .bt = bt, .key = keys[i],
+					   .probe = true };
+		bp_optimistic(t, bt_descend, &l[i]);
 		if (l[i].missing)
 			missing[m++] = l[i].missing;
 	}
 	if (m)
 		bp_prefetch(t, missing, m);
 	for (unsigned int i = 0; i < n; i++) {
+		l[i].probe = false;
 		if (l[i].missing)
 			bp_optimistic(t, bt_descend, &l[i]);
 		vals[i] = l[i].val;
