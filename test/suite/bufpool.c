@@ -52,6 +52,22 @@ static struct bufpool *open_pool(bool reuse, unsigned int threads)
 	return bp;
 }
 
+/*
+ * A fresh pool for @threads threads with keys 0 .. KEYS-1 inserted in
+ * order by @t, the last thread.
+ */
+static struct bufpool *open_loaded(unsigned int threads, struct bp_thread *t,
+				   struct btree *bt)
+{
+	struct bufpool *bp = open_pool(false, threads);
+
+	bp_thread_init(bp, t, threads - 1);
+	assert_int_equal(bt_open(bt, bp, t), 0);
+	for (uint64_t k = 0; k < KEYS; k++)
+		bt_insert(bt, t, k, value_of(k, 0));
+	return bp;
+}
+
 static void test_insert_lookup_restart(void **state)
 {
 	struct bp_thread t;
@@ -105,11 +121,7 @@ static void test_lookup_many(void **state)
 	struct btree bt;
 
 	(void)state;
-	bp = open_pool(false, 1);
-	bp_thread_init(bp, &t, 0);
-	assert_int_equal(bt_open(&bt, bp, &t), 0);
-	for (uint64_t k = 0; k < KEYS; k++)
-		bt_insert(&bt, &t, k, value_of(k, 0));
+	bp = open_loaded(1, &t, &bt);
 	misses = atomic_load(&bp->stats.misses);
 	for (unsigned int round = 0; round < 60; round++) {
 		unsigned int n = 1 + round % BT_BATCH_MAX, hits = 0;
@@ -174,11 +186,7 @@ static void test_threads_under_eviction(void **state)
 	struct btree bt;
 
 	(void)state;
-	bp = open_pool(false, 4);
-	bp_thread_init(bp, &t, 3);
-	assert_int_equal(bt_open(&bt, bp, &t), 0);
-	for (uint64_t k = 0; k < KEYS; k++)
-		bt_insert(&bt, &t, k, value_of(k, 0));
+	bp = open_loaded(4, &t, &bt);
 	for (int i = 0; i < 3; i++) {
 		r[i] = (struct reader){ .bt = &bt };
 		bp_thread_init(bp, &r[i].t, i);
