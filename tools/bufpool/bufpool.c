@@ -119,38 +119,64 @@ static void bp_evict(struct bp_thread *t)
 	pthread_mutex_unlock(&bp->evict_lock);
 }
 
-/* Brings the exclusively latched, evicted page @pid in. */
-static void bp_load(struct bp_thread *t, uint64_t pid, bool fresh)
+/*
+ * Brings the @n (at most BP_EVICT_BATCH) exclusively latched, evicted pages
+ * @pids in with one READ (ALLOC if @fresh: pages never written), retrying
+ * those the pool has no frame for once the clock has freed some. They stay
+ * latched.
+ */
+static void bp_bring_in(struct bp_thread *t, const uint64_t *pids,
+			unsigned int n, bool fresh)
 {
 	struct bufpool *bp = t->bp;
-	int ret;
+	uint64_t want[BP_EVICT_BATCH], retry[BP_EVICT_BATCH];
+	unsigned int r;
 
+	memcpy(want, pids, n * sizeof(*want));
 	/* When every resident page is latched, overshoot into the slack. */
 	for (int k = 0; k < 4 && atomic_load(&bp->resident) >= bp->pool_pages;
 	     k++)
 		bp_evict(t);
-	for (;;) {
-		ret = bp_call(t, fresh ? exmap_alloc : exmap_read, &pid, 1);
-		if (ret == 0)
-			break;
-		if (exmap_vec_entry(t->i, 0)->res != -ENOMEM)
-			abort();	/* a read error: nothing to go on with */
-		bp_evict(t);
-		sched_yield();
+	while (n) {
+		if (bp_call(t, fresh ? exmap_alloc : exmap_read, want, n) < 0)
+			abort();
+		r = 0;
+		for (unsigned int k = 0; k < n; k++) {
+			int res = exmap_vec_entry(t->i, k)->res;
+
+			if (res == -ENOMEM) {
+				retry[r++] = want[k];
+				continue;
+			}
+			/* A read error: nothing to go on with. */
+			if (res < 0)
+				abort();
+			rs_insert(&bp->rs, want[k]);
+			atomic_fetch_add(&bp->resident, 1);
+			if (fresh)
+				continue;
+			atomic_fetch_add(&bp->stats.misses, 1);
+			atomic_fetch_add(&bp->stats.read_bytes, BP_PAGE);
+		}
+		if (r) {
+			bp_evict(t);
+			sched_yield();
+		}
+		memcpy(want, retry, r * sizeof(*want));
+		n = r;
 	}
-	rs_insert(&bp->rs, pid);
-	atomic_fetch_add(&bp->resident, 1);
-	if (!fresh) {
-		atomic_fetch_add(&bp->stats.misses, 1);
-		atomic_fetch_add(&bp->stats.read_bytes, BP_PAGE);
-	}
+}
+
+static void bp_load(struct bp_thread *t, uint64_t pid, bool fresh)
+{
+	bp_bring_in(t, &pid, 1, fresh);
 }
 
 void bp_prefetch(struct bp_thread *t, const uint64_t *pids, unsigned int n)
 {
 	struct bufpool *bp = t->bp;
-	uint64_t want[BP_EVICT_BATCH], retry[BP_EVICT_BATCH];
-	unsigned int m = 0, r;
+	uint64_t got[BP_EVICT_BATCH];
+	unsigned int m = 0;
 
 	/* A page another thread is bringing in, or already in, is skipped. */
 	for (unsigned int i = 0; i < n && m < BP_EVICT_BATCH; i++) {
@@ -158,37 +184,13 @@ void bp_prefetch(struct bp_thread *t, const uint64_t *pids, unsigned int n)
 		uint64_t w = ps_load(ps);
 
 		if (ps_state(w) == PS_EVICTED && ps_try_lock_x(ps, w))
-			want[m++] = pids[i];
+			got[m++] = pids[i];
 	}
-	while (m) {
-		for (int k = 0; k < 4 &&
-		     atomic_load(&bp->resident) >= bp->pool_pages; k++)
-			bp_evict(t);
-		if (bp_call(t, exmap_read, want, m) < 0)
-			abort();
-		r = 0;
-		for (unsigned int k = 0; k < m; k++) {
-			int res = exmap_vec_entry(t->i, k)->res;
-
-			if (res == -ENOMEM) {
-				retry[r++] = want[k];
-				continue;
-			}
-			if (res < 0)
-				abort();	/* a read error */
-			rs_insert(&bp->rs, want[k]);
-			atomic_fetch_add(&bp->resident, 1);
-			atomic_fetch_add(&bp->stats.misses, 1);
-			atomic_fetch_add(&bp->stats.read_bytes, BP_PAGE);
-			ps_unlock_x(&bp->states[want[k]], false);
-		}
-		if (r) {
-			bp_evict(t);
-			sched_yield();
-		}
-		memcpy(want, retry, r * sizeof(*want));
-		m = r;
-	}
+	if (!m)
+		return;
+	bp_bring_in(t, got, m, false);
+	for (unsigned int k = 0; k < m; k++)
+		ps_unlock_x(&bp->states[got[k]], false);
 }
 
 uint64_t bp_alloc_page(struct bp_thread *t)

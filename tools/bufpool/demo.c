@@ -4,8 +4,8 @@
  * fallback backend. Loads N keys, runs random lookups (or a lookup/update
  * mix; lookups one at a time or in batches whose misses are read in with
  * one call) from T threads for S seconds with a progress line a second,
- * verifies every key, and writes everything back. With -r it reopens the data a
- * previous run left on the device and verifies it.
+ * verifies every key, and writes everything back. With -r it reopens the
+ * data a previous run left on the device and verifies it.
  */
 #define _GNU_SOURCE
 #include <errno.h>
