@@ -184,10 +184,11 @@ void exmap_io_put_frames(struct exmap_io *io)
 }
 
 /*
- * Submits the I/O of every live entry; @done runs once all have completed,
- * possibly before this returns and possibly in interrupt context.
+ * Submits the I/O of every live entry and returns still holding the
+ * submitter's reference on io->pending; whoever drops the last reference
+ * runs io->done.
  */
-void exmap_io_submit(struct exmap_io *io, void (*done)(struct exmap_io *))
+static void exmap_io_start(struct exmap_io *io)
 {
 	struct file *file = io->ctx->backing;
 	struct exmap_io_cmd *cmd;
@@ -198,7 +199,6 @@ void exmap_io_submit(struct exmap_io *io, void (*done)(struct exmap_io *))
 	size_t bytes;
 	ssize_t ret;
 
-	io->done = done;
 	for (i = 0; i < io->nr; i++)
 		live += io->entries[i].res >= 0;
 	/* One reference per entry in flight, one for the submitter. */
@@ -240,6 +240,16 @@ void exmap_io_submit(struct exmap_io *io, void (*done)(struct exmap_io *))
 	}
 	if (io->write)
 		file_end_write(file);
+}
+
+/*
+ * Submits the I/O of every live entry; @done runs once all have completed,
+ * possibly before this returns and possibly in interrupt context.
+ */
+void exmap_io_submit(struct exmap_io *io, void (*done)(struct exmap_io *))
+{
+	io->done = done;
+	exmap_io_start(io);
 	exmap_io_put(io);
 }
 
@@ -368,9 +378,16 @@ int exmap_io_sync(struct exmap_ctx *ctx, unsigned int ifidx, bool write,
 		exmap_io_get_frames(&io, false);
 	}
 
-	exmap_io_submit(&io, exmap_io_wake);
-	/* The device owns the frames until every kiocb has completed. */
-	wait_for_completion_io(&io.wait);
+	io.done = exmap_io_wake;
+	exmap_io_start(&io);
+	/*
+	 * The device owns the frames until every kiocb has completed. When
+	 * all completed during submission (a lone entry on a block device
+	 * always does), the submitter's reference is the last and nobody
+	 * else will touch @io: the completion round trip is skipped.
+	 */
+	if (!atomic_dec_and_test(&io.pending))
+		wait_for_completion_io(&io.wait);
 
 	moved = exmap_io_results(&io);
 	if (write) {
