@@ -8,11 +8,22 @@
  *                   the I/O
  *   exmap-uring-D   IORING_OP_URING_CMD reads, D in flight; every 64
  *                   completions one FREE of those 64 pages
- *   pread           pread(O_DIRECT) into a warm 4 KiB buffer
+ *   exmap-pread     the one-page shortcut: pread() on the exmap fd; one
+ *                   FREE per 64 pages
+ *   pread           pread(O_DIRECT) into one warm 4 KiB buffer: the device
+ *                   and the system call alone
+ *   pread-pool      pread(O_DIRECT) into a random frame of a faulted-in
+ *                   anonymous pool as large as exmap's (4096 frames): a
+ *                   buffer manager that reads into its own frames
  *   pread-madvise   pread(O_DIRECT) into fresh anonymous pages, one
- *                   madvise(MADV_DONTNEED) per 64 (the plain Linux way)
+ *                   madvise(MADV_DONTNEED) per 64 (memory handed back to
+ *                   Linux, the plain Linux way)
  *
- * usage: bench-read [-s seconds] [-m mode]... DEVICE
+ * usage: bench-read [-s seconds] [-r rounds] [-m mode]... DEVICE
+ * Each mode runs for @seconds in all. With -r, the modes take turns in
+ * that many rounds, each keeping its area, ring and buffers from one round
+ * to the next, so that a slow stretch of an emulated machine falls on all
+ * of them alike.
  * Prints one line per mode: name, reads/s, reads, seconds, CPU seconds.
  * bench-read.sh adds fio.
  */
@@ -20,6 +31,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +47,8 @@
 
 #define PAGE		((size_t)EXMAP_PAGE_SIZE)
 #define FREE_BATCH	64
+#define POOL_FRAMES	4096	/* exmap's pool, pread-pool's frames */
+#define MAX_MODES	16
 
 /* What one mode did: reads completed, in how many seconds of wall time. */
 struct meas {
@@ -63,7 +77,8 @@ struct exmap_bench {
 
 static void exmap_open(struct exmap_bench *b, const char *dev)
 {
-	struct exmap_setup s = { .pool_size = 4096, .nr_interfaces = 1 };
+	struct exmap_setup s = { .pool_size = POOL_FRAMES,
+				  .nr_interfaces = 1 };
 
 	b->store = open(dev, O_RDONLY | O_DIRECT);
 	b->fd = open("/dev/exmap", O_RDWR);
@@ -112,153 +127,244 @@ static void random_vec(struct exmap_iov *vec, unsigned int n)
 	}
 }
 
+/* One mode's state, kept across its rounds (-r): the area's page tables and
+ * the device's file stay warm from one round to the next. */
+struct mode {
+	const char *name;
+	struct meas total;
+	double cpu;
+	int (*run)(struct mode *m, double secs, struct meas *r);
+	unsigned int param;	/* batch, depth */
+	unsigned int op;	/* EXMAP_OP_READ or EXMAP_OP_ALLOC */
+	int store;		/* pread modes */
+	char *buf;
+	size_t buf_pages;
+	struct exmap_bench b;	/* exmap modes */
+	struct io_uring ring;
+	struct exmap_iov evict[2 * FREE_BATCH];
+	unsigned int nfree;
+};
+
+/* Queues @page for eviction; every FREE_BATCH pages, one FREE of them all. */
+static void evict_page(struct mode *m, uint64_t page)
+{
+	m->evict[m->nfree].page = page;
+	m->evict[m->nfree].len = 1;
+	if (++m->nfree < FREE_BATCH)
+		return;
+	/* On the same interface: frames stay local. */
+	memcpy(m->b.vec, m->evict, m->nfree * sizeof(*m->evict));
+	action(m->b.fd, 0, EXMAP_OP_FREE, m->nfree);
+	m->nfree = 0;
+}
+
 /*
  * READ @batch scattered pages per call (or ALLOC them), and FREE every 64
  * pages read in one call, as a buffer manager evicts in batches.
  */
-static struct meas bench_exmap_read(const char *dev, unsigned int batch,
-			       unsigned int op)
+static int run_exmap_read(struct mode *m, double secs, struct meas *r)
 {
-	struct exmap_iov evict[2 * FREE_BATCH];
-	unsigned int nfree = 0;
-	struct exmap_bench b;
-	unsigned long reads = 0;
-	double t0, t;
+	unsigned int batch = m->param;
+	struct exmap_iov got[FREE_BATCH];
+	double t0 = now(), t;
 
-	exmap_open(&b, dev);
-	t0 = now();
 	do {
 		for (int k = 0; k < 16; k++) {
-			random_vec(b.vec, batch);
-			action(b.fd, 0, op, batch);
+			random_vec(m->b.vec, batch);
+			action(m->b.fd, 0, m->op, batch);
+			/* FREE reuses the vector: take the results first. */
+			memcpy(got, m->b.vec, batch * sizeof(*got));
 			for (unsigned int i = 0; i < batch; i++) {
-				if (b.vec[i].res < 0) {
-					fprintf(stderr, "READ res %d\n",
-						b.vec[i].res);
-					exit(1);
+				if (got[i].res < 0) {
+					fprintf(stderr, "%s res %d\n",
+						m->name, got[i].res);
+					return -1;
 				}
-				evict[nfree++] = b.vec[i];
+				evict_page(m, got[i].page);
 			}
-			if (nfree >= FREE_BATCH) {
-				/* On the same interface: frames stay local. */
-				memcpy(b.vec, evict, nfree * sizeof(*evict));
-				action(b.fd, 0, EXMAP_OP_FREE, nfree);
-				nfree = 0;
-			}
-			reads += batch;
+			r->reads += batch;
 		}
 		t = now();
-	} while (t - t0 < seconds);
-	exmap_close(&b);
-	return (struct meas){ reads, t - t0 };
+	} while (t - t0 < secs);
+	r->secs = t - t0;
+	return 0;
 }
 
-static struct meas bench_exmap_uring(const char *dev, unsigned int depth)
+/* The one-page shortcut: pread() on the exmap fd maps the page it reads. */
+static int run_exmap_pread(struct mode *m, double secs, struct meas *r)
 {
-	unsigned int inflight = 0, nfree = 0;
-	struct exmap_bench b;
-	struct io_uring ring;
-	unsigned long reads = 0;
-	double t0, t;
+	double t0 = now(), t;
+
+	do {
+		for (int k = 0; k < 16; k++) {
+			uint64_t page = random_page();
+
+			if (pread(m->b.fd, m->b.area + page * PAGE, PAGE, 0) !=
+			    (ssize_t)PAGE) {
+				perror("exmap pread");
+				return -1;
+			}
+			evict_page(m, page);
+			r->reads++;
+		}
+		t = now();
+	} while (t - t0 < secs);
+	r->secs = t - t0;
+	return 0;
+}
+
+static int run_exmap_uring(struct mode *m, double secs, struct meas *r)
+{
+	unsigned int inflight = 0, depth = m->param;
+	double t0 = now(), t;
 	int stop = 0;
 
-	exmap_open(&b, dev);
-	if (io_uring_queue_init(depth * 2, &ring, 0))
-		die("io_uring_queue_init");
-	t0 = now();
 	while (!stop || inflight) {
 		struct io_uring_cqe *cqe;
 
 		while (!stop && inflight < depth) {
-			struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+			struct io_uring_sqe *sqe = io_uring_get_sqe(&m->ring);
 			struct exmap_uring_cmd cmd = {
 				.page = random_page(), .len = 1,
 			};
 
-			io_uring_prep_rw(IORING_OP_URING_CMD, sqe, b.fd, NULL,
-					 0, 0);
+			io_uring_prep_rw(IORING_OP_URING_CMD, sqe, m->b.fd,
+					 NULL, 0, 0);
 			sqe->cmd_op = EXMAP_OP_READ;
 			memcpy(sqe->cmd, &cmd, sizeof(cmd));
 			io_uring_sqe_set_data64(sqe, cmd.page);
 			inflight++;
 		}
-		if (io_uring_submit_and_wait(&ring, 1) < 0)
+		if (io_uring_submit_and_wait(&m->ring, 1) < 0)
 			die("io_uring_submit_and_wait");
-		while (io_uring_peek_cqe(&ring, &cqe) == 0) {
+		while (io_uring_peek_cqe(&m->ring, &cqe) == 0) {
 			/* 0: the page was in flight twice and is mapped. */
 			if (cqe->res < 0) {
 				fprintf(stderr, "uring res %d\n", cqe->res);
-				exit(1);
+				return -1;
 			}
-			b.vec[nfree].page = cqe->user_data;
-			b.vec[nfree].len = 1;
-			nfree++;
+			evict_page(m, cqe->user_data);
 			inflight--;
-			reads++;
-			io_uring_cqe_seen(&ring, cqe);
-			if (nfree == FREE_BATCH) {
-				action(b.fd, 0, EXMAP_OP_FREE, nfree);
-				nfree = 0;
-			}
+			r->reads++;
+			io_uring_cqe_seen(&m->ring, cqe);
 		}
 		if (!stop)
-			stop = now() - t0 >= seconds;
+			stop = now() - t0 >= secs;
 	}
 	t = now();
-	io_uring_queue_exit(&ring);
-	exmap_close(&b);
-	return (struct meas){ reads, t - t0 };
+	r->secs = t - t0;
+	return 0;
 }
 
-static struct meas bench_pread(const char *dev, int fresh)
+/*
+ * pread(O_DIRECT) into anonymous memory: one warm page (pread), a fresh
+ * page each time with one madvise per 64 (pread-madvise), or a random
+ * frame of a faulted-in pool as large as exmap's (pread-pool).
+ */
+static int run_pread(struct mode *m, double secs, struct meas *r)
 {
-	unsigned long reads = 0;
-	double t0, t;
-	char *buf;
-	int store;
+	double t0 = now(), t;
+	int fresh = m->op;
 
-	store = open(dev, O_RDONLY | O_DIRECT);
-	if (store < 0)
-		die("open device");
-	buf = mmap(NULL, FREE_BATCH * PAGE, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (buf == MAP_FAILED)
-		die("mmap");
-	t0 = now();
 	do {
-		for (int i = 0; i < FREE_BATCH; i++) {
-			char *dst = fresh ? buf + i * PAGE : buf;
+		for (size_t i = 0; i < FREE_BATCH; i++) {
+			size_t frame = fresh ? i : m->buf_pages > FREE_BATCH ?
+				       random_page() % m->buf_pages : 0;
 
-			if (pread(store, dst, PAGE,
-				  (off_t)random_page() * PAGE) != (ssize_t)PAGE)
-				die("pread");
+			if (pread(m->store, m->buf + frame * PAGE, PAGE,
+				  (off_t)random_page() * PAGE) !=
+			    (ssize_t)PAGE) {
+				perror("pread");
+				return -1;
+			}
 		}
-		if (fresh && madvise(buf, FREE_BATCH * PAGE, MADV_DONTNEED))
+		if (fresh && madvise(m->buf, FREE_BATCH * PAGE,
+				     MADV_DONTNEED))
 			die("madvise");
-		reads += FREE_BATCH;
+		r->reads += FREE_BATCH;
 		t = now();
-	} while (t - t0 < seconds);
-	munmap(buf, FREE_BATCH * PAGE);
-	close(store);
-	return (struct meas){ reads, t - t0 };
+	} while (t - t0 < secs);
+	r->secs = t - t0;
+	return 0;
+}
+
+/* Sets @m up for mode @name on @dev; false if there is no such mode. */
+static bool mode_open(struct mode *m, const char *name, const char *dev)
+{
+	memset(m, 0, sizeof(*m));
+	m->name = name;
+	if (!strncmp(name, "exmap-read-", 11) ||
+	    !strncmp(name, "exmap-alloc-", 12)) {
+		m->op = name[6] == 'r' ? EXMAP_OP_READ : EXMAP_OP_ALLOC;
+		m->param = atoi(strrchr(name, '-') + 1);
+		if (m->param < 1 || m->param > FREE_BATCH)
+			return false;
+		m->run = run_exmap_read;
+	} else if (!strncmp(name, "exmap-uring-", 12)) {
+		m->param = atoi(name + 12);
+		if (m->param < 1 || m->param > FREE_BATCH)
+			return false;
+		m->run = run_exmap_uring;
+	} else if (!strcmp(name, "exmap-pread")) {
+		m->run = run_exmap_pread;
+	} else if (!strcmp(name, "pread") || !strcmp(name, "pread-madvise") ||
+		   !strcmp(name, "pread-pool")) {
+		m->run = run_pread;
+		m->op = !strcmp(name, "pread-madvise");
+		m->buf_pages = !strcmp(name, "pread-pool") ? POOL_FRAMES :
+			       FREE_BATCH;
+		m->store = open(dev, O_RDONLY | O_DIRECT);
+		if (m->store < 0)
+			die("open device");
+		m->buf = mmap(NULL, m->buf_pages * PAGE,
+			      PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1,
+			      0);
+		if (m->buf == MAP_FAILED)
+			die("mmap");
+		return true;
+	} else {
+		return false;
+	}
+	exmap_open(&m->b, dev);
+	if (m->run == run_exmap_uring &&
+	    io_uring_queue_init(m->param * 2, &m->ring, 0))
+		die("io_uring_queue_init");
+	return true;
+}
+
+static void mode_close(struct mode *m)
+{
+	if (m->buf) {
+		munmap(m->buf, m->buf_pages * PAGE);
+		close(m->store);
+		return;
+	}
+	if (m->run == run_exmap_uring)
+		io_uring_queue_exit(&m->ring);
+	exmap_close(&m->b);
 }
 
 int main(int argc, char **argv)
 {
 	static const char *const all[] = {
 		"exmap-read-1", "exmap-read-16", "exmap-read-64",
-		"exmap-uring-1", "exmap-uring-8", "exmap-uring-32",
-		"exmap-uring-64", "pread", "pread-madvise",
+		"exmap-pread", "exmap-uring-1", "exmap-uring-8",
+		"exmap-uring-32", "exmap-uring-64", "pread", "pread-pool",
+		"pread-madvise",
 	};
-	const char *modes[16];
-	int nmodes = 0, opt, fd;
+	static struct mode modes[MAX_MODES];
+	const char *names[MAX_MODES];
+	int nmodes = 0, rounds = 1, opt, fd;
 	const char *dev;
 
-	while ((opt = getopt(argc, argv, "s:m:")) != -1) {
+	while ((opt = getopt(argc, argv, "s:m:r:")) != -1) {
 		if (opt == 's')
 			seconds = atof(optarg);
-		else if (opt == 'm' && nmodes < 16)
-			modes[nmodes++] = optarg;
+		else if (opt == 'm' && nmodes < MAX_MODES)
+			names[nmodes++] = optarg;
+		else if (opt == 'r' && atoi(optarg) > 0)
+			rounds = atoi(optarg);
 		else
 			goto usage;
 	}
@@ -272,35 +378,50 @@ int main(int argc, char **argv)
 	close(fd);
 	if (dev_pages > (1u << 20))
 		dev_pages = 1u << 20;	/* a 4 GiB area is plenty */
+	if (dev_pages < 2 * FREE_BATCH) {
+		fprintf(stderr, "%s: too small\n", dev);
+		return 1;
+	}
 	if (!nmodes) {
 		for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-			modes[nmodes++] = all[i];
+			names[nmodes++] = all[i];
+	}
+	for (int i = 0; i < nmodes; i++) {
+		if (!mode_open(&modes[i], names[i], dev)) {
+			fprintf(stderr, "unknown mode %s\n", names[i]);
+			goto usage;
+		}
 	}
 
-	for (int i = 0; i < nmodes; i++) {
-		const char *m = modes[i];
-		double cpu = cpu_now();
-		struct meas r;
+	/*
+	 * Round-robin, so that drift of an emulated machine (other guests,
+	 * the host's own work) hits every mode alike.
+	 */
+	for (int k = 0; k < rounds; k++) {
+		for (int i = 0; i < nmodes; i++) {
+			struct mode *m = &modes[i];
+			struct meas r = { 0, 0 };
+			double cpu = cpu_now();
 
-		if (!strncmp(m, "exmap-read-", 11))
-			r = bench_exmap_read(dev, atoi(m + 11), EXMAP_OP_READ);
-		else if (!strncmp(m, "exmap-alloc-", 12))
-			r = bench_exmap_read(dev, atoi(m + 12), EXMAP_OP_ALLOC);
-		else if (!strncmp(m, "exmap-uring-", 12))
-			r = bench_exmap_uring(dev, atoi(m + 12));
-		else if (!strcmp(m, "pread"))
-			r = bench_pread(dev, 0);
-		else if (!strcmp(m, "pread-madvise"))
-			r = bench_pread(dev, 1);
-		else
-			goto usage;
-		printf("%-16s %12.0f %lu %.6f %.6f\n", m, r.reads / r.secs,
-		       r.reads, r.secs, cpu_now() - cpu);
-		fflush(stdout);
+			if (m->run(m, seconds / rounds, &r))
+				return 1;
+			m->cpu += cpu_now() - cpu;
+			m->total.reads += r.reads;
+			m->total.secs += r.secs;
+		}
+	}
+	for (int i = 0; i < nmodes; i++) {
+		struct mode *m = &modes[i];
+
+		printf("%-16s %12.0f %lu %.6f %.6f\n", m->name,
+		       m->total.reads / m->total.secs, m->total.reads,
+		       m->total.secs, m->cpu);
+		mode_close(m);
 	}
 	return 0;
 usage:
-	fprintf(stderr, "usage: %s [-s seconds] [-m mode]... DEVICE\n",
+	fprintf(stderr,
+		"usage: %s [-s seconds] [-r rounds] [-m mode]... DEVICE\n",
 		argv[0]);
 	return 2;
 }
