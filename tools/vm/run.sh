@@ -37,6 +37,9 @@ options (each also settable as the environment variable shown):
                     EXMAP_VM_BINDIR      user programs (build/bin)
                     EXMAP_VM_DEBUG       0: boot without slub_debug and
                                          page_poison (for benchmarks)
+                    EXMAP_VM_TSC         1: the guest keeps time with the
+                                         TSC, not the emulated HPET (for
+                                         benchmarks)
                     EXMAP_VM_IGNORE      ERE: kernel log lines not to count
                                          as problems
                     EXMAP_VM_DISK_CACHE  QEMU cache mode for disks (none)
@@ -111,6 +114,11 @@ boot() {
     # printk.time: kernel lines on the console are recognisable by their
     # time stamp (see scan_log).  log_buf_len: keep a long test's early
     # warnings in the dmesg dump.
+    # Under TCG the guest finds the TSCs of its vCPUs "unsynchronised" and
+    # falls back to the HPET, whose every read is an emulated MMIO access
+    # under QEMU's global lock, several per block I/O. The TSC is what a
+    # real machine uses; QEMU derives every vCPU's from one host clock.
+    [[ ${EXMAP_VM_TSC:-0} == 1 ]] && append+=" clocksource=tsc tsc=reliable"
     append+=" printk.time=1 log_buf_len=4M ${EXMAP_VM_APPEND:-}"
 
     # ttyS0: live console on stdio, also logged to a file; the QEMU monitor
