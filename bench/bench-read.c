@@ -19,7 +19,8 @@
  *                   madvise(MADV_DONTNEED) per 64 (memory handed back to
  *                   Linux, the plain Linux way)
  *
- * usage: bench-read [-s seconds] [-r rounds] [-m mode]... DEVICE
+ * usage: bench-read [-s seconds] [-r rounds] [-f pages] [-m mode]... DEVICE
+ * -f: pages per FREE (and per madvise) instead of 64, up to 512.
  * Each mode runs for @seconds in all. With -r, the modes take turns in
  * that many rounds, each keeping its area, ring and buffers from one round
  * to the next, so that a slow stretch of an emulated machine falls on all
@@ -46,7 +47,7 @@
 #include "bench-util.h"
 
 #define PAGE		((size_t)EXMAP_PAGE_SIZE)
-#define FREE_BATCH	64
+#define MAX_BATCH	64	/* entries per READ, io_uring depth */
 #define POOL_FRAMES	4096	/* exmap's pool, pread-pool's frames */
 #define MAX_MODES	16
 
@@ -57,6 +58,7 @@ struct meas {
 };
 
 static double seconds = 2;
+static unsigned int free_batch = 64;	/* pages per FREE or madvise */
 static uint64_t dev_pages;
 static uint64_t rng = 88172645463325252ULL;
 
@@ -141,16 +143,16 @@ struct mode {
 	size_t buf_pages;
 	struct exmap_bench b;	/* exmap modes */
 	struct io_uring ring;
-	struct exmap_iov evict[2 * FREE_BATCH];
+	struct exmap_iov evict[EXMAP_VEC_MAX];
 	unsigned int nfree;
 };
 
-/* Queues @page for eviction; every FREE_BATCH pages, one FREE of them all. */
+/* Queues @page for eviction; every free_batch pages, one FREE of them all. */
 static void evict_page(struct mode *m, uint64_t page)
 {
 	m->evict[m->nfree].page = page;
 	m->evict[m->nfree].len = 1;
-	if (++m->nfree < FREE_BATCH)
+	if (++m->nfree < free_batch)
 		return;
 	/* On the same interface: frames stay local. */
 	memcpy(m->b.vec, m->evict, m->nfree * sizeof(*m->evict));
@@ -165,7 +167,7 @@ static void evict_page(struct mode *m, uint64_t page)
 static int run_exmap_read(struct mode *m, double secs, struct meas *r)
 {
 	unsigned int batch = m->param;
-	struct exmap_iov got[FREE_BATCH];
+	struct exmap_iov got[MAX_BATCH];
 	double t0 = now(), t;
 
 	do {
@@ -267,8 +269,8 @@ static int run_pread(struct mode *m, double secs, struct meas *r)
 	int fresh = m->op;
 
 	do {
-		for (size_t i = 0; i < FREE_BATCH; i++) {
-			size_t frame = fresh ? i : m->buf_pages > FREE_BATCH ?
+		for (size_t i = 0; i < free_batch; i++) {
+			size_t frame = fresh ? i : m->buf_pages > free_batch ?
 				       random_page() % m->buf_pages : 0;
 
 			if (pread(m->store, m->buf + frame * PAGE, PAGE,
@@ -278,10 +280,10 @@ static int run_pread(struct mode *m, double secs, struct meas *r)
 				return -1;
 			}
 		}
-		if (fresh && madvise(m->buf, FREE_BATCH * PAGE,
+		if (fresh && madvise(m->buf, free_batch * PAGE,
 				     MADV_DONTNEED))
 			die("madvise");
-		r->reads += FREE_BATCH;
+		r->reads += free_batch;
 		t = now();
 	} while (t - t0 < secs);
 	r->secs = t - t0;
@@ -297,12 +299,12 @@ static bool mode_open(struct mode *m, const char *name, const char *dev)
 	    !strncmp(name, "exmap-alloc-", 12)) {
 		m->op = name[6] == 'r' ? EXMAP_OP_READ : EXMAP_OP_ALLOC;
 		m->param = atoi(strrchr(name, '-') + 1);
-		if (m->param < 1 || m->param > FREE_BATCH)
+		if (m->param < 1 || m->param > MAX_BATCH)
 			return false;
 		m->run = run_exmap_read;
 	} else if (!strncmp(name, "exmap-uring-", 12)) {
 		m->param = atoi(name + 12);
-		if (m->param < 1 || m->param > FREE_BATCH)
+		if (m->param < 1 || m->param > MAX_BATCH)
 			return false;
 		m->run = run_exmap_uring;
 	} else if (!strcmp(name, "exmap-pread")) {
@@ -312,7 +314,7 @@ static bool mode_open(struct mode *m, const char *name, const char *dev)
 		m->run = run_pread;
 		m->op = !strcmp(name, "pread-madvise");
 		m->buf_pages = !strcmp(name, "pread-pool") ? POOL_FRAMES :
-			       FREE_BATCH;
+			       free_batch;
 		m->store = open(dev, O_RDONLY | O_DIRECT);
 		if (m->store < 0)
 			die("open device");
@@ -358,13 +360,16 @@ int main(int argc, char **argv)
 	int nmodes = 0, rounds = 1, opt, fd;
 	const char *dev;
 
-	while ((opt = getopt(argc, argv, "s:m:r:")) != -1) {
+	while ((opt = getopt(argc, argv, "s:m:r:f:")) != -1) {
 		if (opt == 's')
 			seconds = atof(optarg);
 		else if (opt == 'm' && nmodes < MAX_MODES)
 			names[nmodes++] = optarg;
 		else if (opt == 'r' && atoi(optarg) > 0)
 			rounds = atoi(optarg);
+		else if (opt == 'f' && atoi(optarg) > 0 &&
+			 atoi(optarg) <= EXMAP_VEC_MAX)
+			free_batch = atoi(optarg);
 		else
 			goto usage;
 	}
@@ -378,7 +383,7 @@ int main(int argc, char **argv)
 	close(fd);
 	if (dev_pages > (1u << 20))
 		dev_pages = 1u << 20;	/* a 4 GiB area is plenty */
-	if (dev_pages < 2 * FREE_BATCH) {
+	if (dev_pages < 2 * EXMAP_VEC_MAX) {
 		fprintf(stderr, "%s: too small\n", dev);
 		return 1;
 	}
@@ -421,7 +426,8 @@ int main(int argc, char **argv)
 	return 0;
 usage:
 	fprintf(stderr,
-		"usage: %s [-s seconds] [-r rounds] [-m mode]... DEVICE\n",
+		"usage: %s [-s seconds] [-r rounds] [-f pages] [-m mode]... "
+		"DEVICE\n",
 		argv[0]);
 	return 2;
 }

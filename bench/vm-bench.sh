@@ -34,7 +34,7 @@ truncate -s 16M "$out/results.img"
 cpus=${EXMAP_VM_CPUS:-2}
 status=0
 EXMAP_VM_NOBUILD=1 EXMAP_VM_BINDIR=$bindir EXMAP_VM_MEM=${EXMAP_VM_MEM:-2G} \
-	EXMAP_VM_DEBUG=0 EXMAP_VM_TSC=1 tools/vm/run.sh --disk build/vm/bench-disk.img \
+	EXMAP_VM_DEBUG=0 EXMAP_VM_TSC=${EXMAP_VM_TSC:-1} tools/vm/run.sh --disk build/vm/bench-disk.img \
 	--disk "$out/results.img" -- \
 	env EXMAP_BENCH_MACHINE="QEMU TCG, $cpus vCPUs, on a $(nproc)-CPU host" \
 	run-all.sh -x /dev/vdb "$@" || status=$?
