@@ -266,6 +266,7 @@ int exmap_interface_mmap(struct exmap_ctx *ctx, struct vm_area_struct *vma);
 extern atomic_long_t exmap_frames_held;
 umode_t exmap_dev_mode(void);
 int exmap_may_open(void);
+unsigned long exmap_grow_allowance(void);
 int exmap_limits_charge(struct exmap_ctx *ctx, unsigned long pages);
 void exmap_limits_uncharge(struct exmap_ctx *ctx);
 

@@ -9,6 +9,13 @@
  * CAP_IPC_LOCK lifts the limit. Every frame is also charged to the memory
  * cgroup of the task that takes it (__GFP_ACCOUNT in pool.c).
  *
+ * Frames are taken from the system with __GFP_RETRY_MAYFAIL, which fails
+ * instead of calling the OOM killer, but only once reclaim has given up:
+ * the machine is then at its last pages, and the next allocation anyone
+ * else makes that may not fail wakes the OOM killer after all. So a pool
+ * grows only while MemAvailable stays above a reserve ("reserve_pct" of
+ * RAM); past it, entries fail with -ENOMEM as they would for a full pool.
+ *
  * The device node's mode is a module parameter (default 0660, owner root);
  * the group that may open it is given by a udev rule (docs/permissions.md)
  * or, without udev, by the "group" parameter, which open() checks.
@@ -16,6 +23,7 @@
 #include <linux/capability.h>
 #include <linux/cred.h>
 #include <linux/fs.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/user.h>
@@ -46,6 +54,41 @@ static const struct kernel_param_ops exmap_frames_ops = {
 };
 module_param_cb(frames, &exmap_frames_ops, NULL, 0444);
 MODULE_PARM_DESC(frames, "Frames held by all contexts (read only)");
+
+static unsigned int reserve_pct = 3;
+
+static int exmap_reserve_set(const char *val, const struct kernel_param *kp)
+{
+	unsigned int pct;
+	int ret = kstrtouint(val, 0, &pct);
+
+	if (ret)
+		return ret;
+	if (pct > 50)
+		return -EINVAL;
+	WRITE_ONCE(reserve_pct, pct);
+	return 0;
+}
+
+static const struct kernel_param_ops exmap_reserve_ops = {
+	.set = exmap_reserve_set,
+	.get = param_get_uint,
+};
+module_param_cb(reserve_pct, &exmap_reserve_ops, &reserve_pct, 0644);
+MODULE_PARM_DESC(reserve_pct,
+		 "Percent of RAM that pools leave available to the rest of the system (0-50, default 3)");
+
+/*
+ * How many more frames the pools may take from the system now: what
+ * MemAvailable holds above the reserve.
+ */
+unsigned long exmap_grow_allowance(void)
+{
+	unsigned long reserve = totalram_pages() / 100 * READ_ONCE(reserve_pct);
+	long avail = si_mem_available();
+
+	return avail > 0 && avail > reserve ? avail - reserve : 0;
+}
 
 umode_t exmap_dev_mode(void)
 {

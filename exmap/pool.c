@@ -122,11 +122,14 @@ static unsigned long exmap_take_global(struct exmap_pool *pool,
 	return n;
 }
 
-/* Takes up to @want fresh frames from the system, within the pool size. */
+/*
+ * Takes up to @want fresh frames from the system, within the pool size and
+ * the system's reserve (see limits.c).
+ */
 static unsigned long exmap_grow(struct exmap_pool *pool, unsigned long want,
 				struct list_head *out)
 {
-	unsigned long n = 0;
+	unsigned long n = 0, allowed = 0;
 	struct page *page;
 
 	if (READ_ONCE(pool->taken) >= pool->size)
@@ -136,6 +139,13 @@ static unsigned long exmap_grow(struct exmap_pool *pool, unsigned long want,
 	while (n < want && pool->taken < pool->size) {
 		if (fatal_signal_pending(current))
 			break;
+		/* Asked again as it runs out: others allocate and free too. */
+		if (n == allowed) {
+			allowed = n + min_t(unsigned long, EXMAP_VEC_MAX,
+					    exmap_grow_allowance());
+			if (n == allowed)
+				break;
+		}
 		page = alloc_page(EXMAP_FRAME_GFP);
 		if (!page)
 			break;

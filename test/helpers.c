@@ -152,18 +152,25 @@ long t_frames_settle(long base)
 	return n;
 }
 
-long t_mem_free_kb(void)
+long t_meminfo_kb(const char *field)
 {
 	FILE *f = fopen("/proc/meminfo", "r");
+	size_t n = strlen(field);
 	char line[256];
 	long kb = -1;
 
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "MemFree: %ld kB", &kb) == 1)
+		if (!strncmp(line, field, n) && line[n] == ':' &&
+		    sscanf(line + n + 1, "%ld", &kb) == 1)
 			break;
 	}
 	fclose(f);
 	return kb;
+}
+
+long t_mem_free_kb(void)
+{
+	return t_meminfo_kb("MemFree");
 }

@@ -43,6 +43,8 @@ int t_write_faults(volatile void *addr);
 /* Frames all exmap contexts hold (module parameter "frames"), or -1. */
 long t_frames_held(void);
 long t_frames_settle(long base);
+/* A line of /proc/meminfo in KiB ("MemTotal", "MemAvailable"...), or -1. */
+long t_meminfo_kb(const char *field);
 /* Free memory of the machine in KiB (MemFree of /proc/meminfo). */
 long t_mem_free_kb(void);
 

@@ -5,8 +5,9 @@
  * (allocate on one, free on another that nobody allocates on) with a pool
  * too small for all of them, so that frames must move between interfaces.
  * At the end every frame is free and the counters add up. Then a pool twice
- * the machine's memory, allocated until the machine runs out, and long
- * ALLOC, FREE and READ calls under a storm of signals.
+ * the machine's memory, allocated until the module stops at the memory it
+ * leaves to the system (reserve_pct), the same with a reserve of half the
+ * machine, and long ALLOC, FREE and READ calls under a storm of signals.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -262,34 +263,52 @@ static void test_alloc_races_free(void **state)
 	close(r.fd);
 }
 
-static long mem_total_kb(void)
+#define RESERVE_PARAM	"/sys/module/exmap/parameters/reserve_pct"
+
+/* The module's reserve_pct, or -1. */
+static int reserve_get(void)
 {
-	FILE *f = fopen("/proc/meminfo", "r");
-	long kb = -1;
+	FILE *f = fopen(RESERVE_PARAM, "r");
+	int pct = -1;
 
 	if (f) {
-		if (fscanf(f, "MemTotal: %ld kB", &kb) != 1)
-			kb = -1;
+		if (fscanf(f, "%d", &pct) != 1)
+			pct = -1;
 		fclose(f);
 	}
-	return kb;
+	return pct;
 }
 
-static void test_pool_beyond_memory(void **state)
+/* Writes @val to reserve_pct: 0 or the errno of the write. */
+static int reserve_set(const char *val)
+{
+	int fd = open(RESERVE_PARAM, O_WRONLY), err = 0;
+
+	if (fd < 0)
+		return errno;
+	if (write(fd, val, strlen(val)) < 0)
+		err = errno;
+	close(fd);
+	return err;
+}
+
+/*
+ * ALLOCs a pool of @pages (whole calls of 64 entries of 512 pages) until
+ * the module says ENOMEM, and checks that entries only ever fail whole with
+ * ENOMEM and that the frame counts add up. Returns the pages mapped; sets
+ * *@avail_kb to MemAvailable when ENOMEM came.
+ */
+static unsigned long alloc_until_enomem(size_t pages, long *avail_kb)
 {
 	const unsigned int nr = 64, len = 512;
-	long total_kb = mem_total_kb(), before_kb = t_mem_free_kb();
 	long held = t_frames_held();
-	/* Twice the machine, in whole calls of nr entries of len pages. */
-	size_t pages = ((size_t)total_kb / 4 * 2) / (nr * len) * (nr * len);
 	struct exmap_stats st;
 	struct exmap_iov *vec;
-	unsigned long mapped = 0, calls = 0;
+	unsigned long mapped = 0;
 	int fd, failed = 0;
 	char *area;
 
-	(void)state;
-	assert_true(total_kb > 0 && held >= 0);
+	assert_true(held >= 0);
 	fd = t_open();
 	assert_true(fd >= 0);
 	assert_int_equal(t_setup(fd, pages, 1), 0);
@@ -299,15 +318,13 @@ static void test_pool_beyond_memory(void **state)
 	assert_non_null(vec);
 	/*
 	 * A FREE over unmapped pages allocates the area's page tables now,
-	 * so that near the end of memory only frames are asked for: a page
-	 * table allocation there could wake the OOM killer, which frames
-	 * never do.
+	 * so that near the end of memory only frames are asked for.
 	 */
 	for (size_t p = 0; p < pages; p += (size_t)nr * len) {
 		t_fill_vec(vec, nr, p, len, len);
 		assert_int_equal(t_action(fd, 0, EXMAP_OP_FREE, nr), 0);
 	}
-	/* ALLOC until the machine runs out: entries fail, nothing else. */
+	/* ALLOC until the module says no: entries fail, nothing else. */
 	for (size_t p = 0; p < pages && !failed; p += (size_t)nr * len) {
 		int ret;
 
@@ -322,15 +339,11 @@ static void test_pool_beyond_memory(void **state)
 			if (vec[i].res > 0)
 				mapped += vec[i].res;
 		}
-		calls++;
 	}
+	*avail_kb = t_meminfo_kb("MemAvailable");
 	assert_true(failed);
 	assert_int_equal(t_stats(fd, &st), 0);
 	assert_int_equal(st.frames_in_use, mapped);
-	printf("mapped %lu of %lu MiB before ENOMEM\n", mapped / 256,
-	       total_kb / 1024);
-	/* Most of the machine was handed out before the module said no. */
-	assert_true(mapped * 4 > (unsigned long)before_kb / 2);
 
 	/* The last frames are usable, and all go back. */
 	memset(area, 0x5a, T_PAGE);
@@ -343,14 +356,84 @@ static void test_pool_beyond_memory(void **state)
 	munmap(vec, T_PAGE);
 	munmap(area, pages * T_PAGE);
 	close(fd);
-	/*
-	 * The exact check is the frame count; free memory only roughly comes
-	 * back, as the kernel refills its own caches after the squeeze.
-	 */
 	assert_int_equal(t_frames_held(), held);
+	return mapped;
+}
+
+/* A pool twice the machine: the module stops at its reserve. */
+static void test_pool_beyond_memory(void **state)
+{
+	long total_kb = t_meminfo_kb("MemTotal"), before_kb = t_mem_free_kb();
+	int pct = reserve_get();
+	const size_t step = 64 * 512;
+	size_t pages = ((size_t)total_kb / 4 * 2) / step * step;
+	unsigned long mapped;
+	long avail_kb;
+
+	(void)state;
+	assert_true(total_kb > 0 && before_kb > 0);
+	assert_in_range(pct, 0, 50);
+	mapped = alloc_until_enomem(pages, &avail_kb);
+	printf("mapped %lu of %ld MiB before ENOMEM, %ld MiB still available "
+	       "(reserve %d %%)\n", mapped / 256, total_kb / 1024,
+	       avail_kb / 1024, pct);
+	/* Most of the machine was handed out before the module said no... */
+	assert_true(mapped * 4 > (unsigned long)before_kb / 2);
+	/* ...but not its last pages, on which the OOM killer would wake. */
+	assert_true(avail_kb >= total_kb / 100 * pct / 2);
+	/*
+	 * Free memory only roughly comes back, as the kernel refills its own
+	 * caches after the squeeze; the frame count above is the exact check.
+	 */
 	printf("free memory: %ld kB before, %ld kB after\n", before_kb,
 	       t_mem_free_kb());
 	assert_true(t_mem_free_kb() > before_kb - before_kb / 8);
+}
+
+static int saved_reserve = -1;
+
+static int reserve_save(void **state)
+{
+	(void)state;
+	saved_reserve = reserve_get();
+	return saved_reserve < 0;
+}
+
+static int reserve_restore(void **state)
+{
+	char val[16];
+
+	(void)state;
+	snprintf(val, sizeof(val), "%d\n", saved_reserve);
+	return reserve_set(val);
+}
+
+/*
+ * reserve_pct at 50: a pool of three quarters of the machine stops with
+ * half of it still available. Values outside 0-50 are refused.
+ */
+static void test_reserve(void **state)
+{
+	long total_kb = t_meminfo_kb("MemTotal");
+	const size_t step = 64 * 512;
+	size_t pages = ((size_t)total_kb / 4 * 3 / 4) / step * step;
+	unsigned long mapped;
+	long avail_kb;
+
+	(void)state;
+	assert_int_equal(reserve_set("50\n"), 0);
+	assert_int_equal(reserve_get(), 50);
+	assert_int_equal(reserve_set("51\n"), EINVAL);
+	assert_int_equal(reserve_set("-1\n"), EINVAL);
+	assert_int_equal(reserve_set("half\n"), EINVAL);
+	assert_int_equal(reserve_get(), 50);
+
+	mapped = alloc_until_enomem(pages, &avail_kb);
+	printf("reserve 50 %%: mapped %lu MiB, %ld of %ld MiB available\n",
+	       mapped / 256, avail_kb / 1024, total_kb / 1024);
+	assert_true(mapped > 0);
+	assert_true(avail_kb >= total_kb * 45 / 100);
+	assert_true(mapped * 4 < (unsigned long)total_kb * 55 / 100);
 }
 
 struct storm {
@@ -514,6 +597,8 @@ int main(void)
 		cmocka_unit_test(test_crossing_small_pool),
 		cmocka_unit_test(test_alloc_races_free),
 		cmocka_unit_test(test_pool_beyond_memory),
+		cmocka_unit_test_setup_teardown(test_reserve, reserve_save,
+						reserve_restore),
 		cmocka_unit_test(test_signals_during_alloc),
 		cmocka_unit_test(test_signals_during_read),
 	};
