@@ -129,8 +129,17 @@ static void random_vec(struct exmap_iov *vec, unsigned int n)
 	}
 }
 
-/* One mode's state, kept across its rounds (-r): the area's page tables and
- * the device's file stay warm from one round to the next. */
+/* Where a pread mode reads to. */
+enum pread_target {
+	PREAD_WARM,	/* pread: one warm page */
+	PREAD_FRESH,	/* pread-madvise: fresh pages, madvise per batch */
+	PREAD_POOL,	/* pread-pool: a random frame of a faulted-in pool */
+};
+
+/*
+ * One mode's state, kept across its rounds (-r): the area's page tables and
+ * the device's file stay warm from one round to the next.
+ */
 struct mode {
 	const char *name;
 	struct meas total;
@@ -138,7 +147,8 @@ struct mode {
 	int (*run)(struct mode *m, double secs, struct meas *r);
 	unsigned int param;	/* batch, depth */
 	unsigned int op;	/* EXMAP_OP_READ or EXMAP_OP_ALLOC */
-	int store;		/* pread modes */
+	enum pread_target target;	/* pread modes */
+	int store;
 	char *buf;
 	size_t buf_pages;
 	struct exmap_bench b;	/* exmap modes */
@@ -266,12 +276,16 @@ static int run_exmap_uring(struct mode *m, double secs, struct meas *r)
 static int run_pread(struct mode *m, double secs, struct meas *r)
 {
 	double t0 = now(), t;
-	int fresh = m->op;
+	bool fresh = m->target == PREAD_FRESH;
 
 	do {
 		for (size_t i = 0; i < free_batch; i++) {
-			size_t frame = fresh ? i : m->buf_pages > free_batch ?
-				       random_page() % m->buf_pages : 0;
+			size_t frame = 0;
+
+			if (fresh)
+				frame = i;
+			else if (m->target == PREAD_POOL)
+				frame = random_page() % m->buf_pages;
 
 			if (pread(m->store, m->buf + frame * PAGE, PAGE,
 				  (off_t)random_page() * PAGE) !=
@@ -312,8 +326,11 @@ static bool mode_open(struct mode *m, const char *name, const char *dev)
 	} else if (!strcmp(name, "pread") || !strcmp(name, "pread-madvise") ||
 		   !strcmp(name, "pread-pool")) {
 		m->run = run_pread;
-		m->op = !strcmp(name, "pread-madvise");
-		m->buf_pages = !strcmp(name, "pread-pool") ? POOL_FRAMES :
+		if (!strcmp(name, "pread-madvise"))
+			m->target = PREAD_FRESH;
+		else if (!strcmp(name, "pread-pool"))
+			m->target = PREAD_POOL;
+		m->buf_pages = m->target == PREAD_POOL ? POOL_FRAMES :
 			       free_batch;
 		m->store = open(dev, O_RDONLY | O_DIRECT);
 		if (m->store < 0)

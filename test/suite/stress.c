@@ -265,6 +265,11 @@ static void test_alloc_races_free(void **state)
 
 #define RESERVE_PARAM	"/sys/module/exmap/parameters/reserve_pct"
 
+/* The squeeze tests ALLOC in calls of BIG_NR entries of BIG_LEN pages. */
+#define BIG_NR		64
+#define BIG_LEN		512
+#define BIG_STEP	((size_t)BIG_NR * BIG_LEN)
+
 /* The module's reserve_pct, or -1. */
 static int reserve_get(void)
 {
@@ -293,14 +298,14 @@ static int reserve_set(const char *val)
 }
 
 /*
- * ALLOCs a pool of @pages (whole calls of 64 entries of 512 pages) until
- * the module says ENOMEM, and checks that entries only ever fail whole with
+ * ALLOCs a pool of @pages (a multiple of BIG_STEP) until the module says
+ * ENOMEM, and checks that entries only ever fail whole with
  * ENOMEM and that the frame counts add up. Returns the pages mapped; sets
  * *@avail_kb to MemAvailable when ENOMEM came.
  */
 static unsigned long alloc_until_enomem(size_t pages, long *avail_kb)
 {
-	const unsigned int nr = 64, len = 512;
+	const unsigned int nr = BIG_NR, len = BIG_LEN;
 	long held = t_frames_held();
 	struct exmap_stats st;
 	struct exmap_iov *vec;
@@ -320,12 +325,12 @@ static unsigned long alloc_until_enomem(size_t pages, long *avail_kb)
 	 * A FREE over unmapped pages allocates the area's page tables now,
 	 * so that near the end of memory only frames are asked for.
 	 */
-	for (size_t p = 0; p < pages; p += (size_t)nr * len) {
+	for (size_t p = 0; p < pages; p += BIG_STEP) {
 		t_fill_vec(vec, nr, p, len, len);
 		assert_int_equal(t_action(fd, 0, EXMAP_OP_FREE, nr), 0);
 	}
 	/* ALLOC until the module says no: entries fail, nothing else. */
-	for (size_t p = 0; p < pages && !failed; p += (size_t)nr * len) {
+	for (size_t p = 0; p < pages && !failed; p += BIG_STEP) {
 		int ret;
 
 		t_fill_vec(vec, nr, p, len, len);
@@ -347,7 +352,7 @@ static unsigned long alloc_until_enomem(size_t pages, long *avail_kb)
 
 	/* The last frames are usable, and all go back. */
 	memset(area, 0x5a, T_PAGE);
-	for (size_t p = 0; p < pages; p += (size_t)nr * len) {
+	for (size_t p = 0; p < pages; p += BIG_STEP) {
 		t_fill_vec(vec, nr, p, len, len);
 		assert_int_equal(t_action(fd, 0, EXMAP_OP_FREE, nr), 0);
 	}
@@ -365,8 +370,7 @@ static void test_pool_beyond_memory(void **state)
 {
 	long total_kb = t_meminfo_kb("MemTotal"), before_kb = t_mem_free_kb();
 	int pct = reserve_get();
-	const size_t step = 64 * 512;
-	size_t pages = ((size_t)total_kb / 4 * 2) / step * step;
+	size_t pages = ((size_t)total_kb / 4 * 2) / BIG_STEP * BIG_STEP;
 	unsigned long mapped;
 	long avail_kb;
 
@@ -415,8 +419,7 @@ static int reserve_restore(void **state)
 static void test_reserve(void **state)
 {
 	long total_kb = t_meminfo_kb("MemTotal");
-	const size_t step = 64 * 512;
-	size_t pages = ((size_t)total_kb / 4 * 3 / 4) / step * step;
+	size_t pages = ((size_t)total_kb / 4 * 3 / 4) / BIG_STEP * BIG_STEP;
 	unsigned long mapped;
 	long avail_kb;
 
