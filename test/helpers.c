@@ -123,17 +123,25 @@ int t_write_faults(volatile void *addr)
 	return t_probe(NULL, addr);
 }
 
-long t_frames_held(void)
+long t_param_read(const char *name)
 {
-	FILE *f = fopen("/sys/module/exmap/parameters/frames", "r");
+	char path[128];
+	FILE *f;
 	long n = -1;
 
+	snprintf(path, sizeof(path), "/sys/module/exmap/parameters/%s", name);
+	f = fopen(path, "r");
 	if (!f)
 		return -1;
 	if (fscanf(f, "%ld", &n) != 1)
 		n = -1;
 	fclose(f);
 	return n;
+}
+
+long t_frames_held(void)
+{
+	return t_param_read("frames");
 }
 
 /*

@@ -40,6 +40,8 @@ void t_fill_vec(struct exmap_iov *vec, unsigned int nr, uint32_t first,
 int t_read_faults(const volatile void *addr);
 /* True if writing *addr raises SIGSEGV (the signal is caught). */
 int t_write_faults(volatile void *addr);
+/* A numeric module parameter of exmap, or -1. */
+long t_param_read(const char *name);
 /* Frames all exmap contexts hold (module parameter "frames"), or -1. */
 long t_frames_held(void);
 long t_frames_settle(long base);

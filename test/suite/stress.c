@@ -273,15 +273,7 @@ static void test_alloc_races_free(void **state)
 /* The module's reserve_pct, or -1. */
 static int reserve_get(void)
 {
-	FILE *f = fopen(RESERVE_PARAM, "r");
-	int pct = -1;
-
-	if (f) {
-		if (fscanf(f, "%d", &pct) != 1)
-			pct = -1;
-		fclose(f);
-	}
-	return pct;
+	return (int)t_param_read("reserve_pct");
 }
 
 /* Writes @val to reserve_pct: 0 or the errno of the write. */
