@@ -62,11 +62,13 @@ static const struct vm_operations_struct exmap_area_vm_ops = {
 	.fault = exmap_area_fault,
 };
 
-/* Called with ctx->setup_lock and mmap_lock (write) held. */
+/* Called with mmap_lock (write) and ctx->setup_lock held. */
 int exmap_area_mmap(struct exmap_ctx *ctx, struct vm_area_struct *vma)
 {
 	unsigned long pages = vma_pages(vma);
 
+	mmap_assert_write_locked(vma->vm_mm);
+	lockdep_assert_held(&ctx->setup_lock);
 	if (ctx->mm)
 		return -EBUSY;
 	if (!(vma->vm_flags & VM_SHARED))
@@ -83,9 +85,16 @@ int exmap_area_mmap(struct exmap_ctx *ctx, struct vm_area_struct *vma)
 	ctx->area_start = vma->vm_start;
 	ctx->area_pages = pages;
 	ctx->area_whole = true;
-	/* Publishes the area fields; pairs with exmap_action(). */
+	/* Publishes the area fields; pairs with exmap_gate_caller(). */
 	smp_store_release(&ctx->mm, vma->vm_mm);
 	return 0;
+}
+
+static bool exmap_is_area_vma(struct exmap_ctx *ctx,
+			      struct vm_area_struct *vma)
+{
+	return vma->vm_ops == &exmap_area_vm_ops &&
+	       vma->vm_private_data == ctx;
 }
 
 /*
@@ -98,62 +107,9 @@ struct vm_area_struct *exmap_area_vma(struct exmap_ctx *ctx,
 {
 	struct vm_area_struct *vma = vma_lookup(mm, start);
 
-	if (!vma || vma->vm_ops != &exmap_area_vm_ops ||
-	    vma->vm_private_data != ctx || end > vma->vm_end)
+	if (!vma || !exmap_is_area_vma(ctx, vma) || end > vma->vm_end)
 		return NULL;
 	return vma;
-}
-
-/*
- * True while the area is still the one VMA that mmap() made: never split
- * (mprotect, partial munmap) nor unmapped. Every entry within the area's
- * size then lies in it, so READ and WRITE skip the per-entry VMA lookups.
- * It only ever goes from true to false. Read without mmap_lock, it may be
- * stale; the walks that map or collect PTEs still look the VMA up under
- * the lock and enter only the area's own (exmap_vma_in_area()). The one
- * moment it is true while the area is gone is while munmap() of the whole
- * area runs with mmap_lock downgraded: the area's range is then a hole in
- * which no other mapping can appear, and the walks find nothing there.
- */
-bool exmap_area_whole(struct exmap_ctx *ctx)
-{
-	return READ_ONCE(ctx->area_whole);
-}
-
-/*
- * After a walk done without per-entry VMA checks, because the area was
- * whole: an entry that the walk did not fully serve (res below len, or an
- * error, such as -ENOMEM for frames that the munmap has not given back
- * yet) is looked up, and gets @err if it does not lie in the area. That
- * only happens while a munmap() of the whole area is under way. Called
- * with mmap_lock held.
- */
-void exmap_entries_recheck(struct exmap_ctx *ctx, struct mm_struct *mm,
-			   struct exmap_entry *entries, unsigned int nr,
-			   int err)
-{
-	struct exmap_entry *e;
-	unsigned int i;
-
-	for (i = 0; i < nr; i++) {
-		e = &entries[i];
-		if (e->res < e->len && !exmap_entry_vma(ctx, mm, e))
-			e->res = err;
-	}
-}
-
-/*
- * Whether @vma is a piece of the area that starts at @area_start. Another
- * context of the same mm can have an area at that address only once this
- * one's is gone for good, and then exmap_area_whole() is false and every
- * caller checks its entries against its own context first.
- */
-bool exmap_vma_in_area(struct vm_area_struct *vma, unsigned long area_start)
-{
-	struct exmap_ctx *ctx = vma->vm_private_data;
-
-	return vma->vm_ops == &exmap_area_vm_ops &&
-	       ctx->area_start == area_start && ctx->mm == vma->vm_mm;
 }
 
 /* The area VMA that covers all of entry @e, or NULL. */
@@ -161,8 +117,80 @@ struct vm_area_struct *exmap_entry_vma(struct exmap_ctx *ctx,
 				       struct mm_struct *mm,
 				       const struct exmap_entry *e)
 {
-	unsigned long start = exmap_entry_addr(ctx, e->page);
+	return exmap_area_vma(ctx, mm, exmap_entry_start(ctx, e),
+			      exmap_entry_end(ctx, e));
+}
 
-	return exmap_area_vma(ctx, mm, start,
-			      start + ((unsigned long)e->len << PAGE_SHIFT));
+/*
+ * True while the area is still the one VMA that mmap() made: never split
+ * (mprotect, partial munmap) nor unmapped. It only ever goes from true to
+ * false. Read without mmap_lock it may be stale: see
+ * exmap_area_whole_vma().
+ */
+bool exmap_area_whole(struct exmap_ctx *ctx)
+{
+	return READ_ONCE(ctx->area_whole);
+}
+
+/*
+ * While the area is whole, its one VMA, which holds every page of the area:
+ * one lookup instead of one per entry. NULL otherwise, and also while a
+ * munmap() of the whole area is under way (the VMA is gone from the tree
+ * before close() tells the context; munmap() may by then have downgraded
+ * mmap_lock to read, so a call can run in that moment). Called with
+ * mmap_lock held.
+ */
+struct vm_area_struct *exmap_area_whole_vma(struct exmap_ctx *ctx,
+					    struct mm_struct *mm)
+{
+	unsigned long end = exmap_page_addr(ctx, ctx->area_pages);
+
+	mmap_assert_locked(mm);
+	if (!exmap_area_whole(ctx))
+		return NULL;
+	return exmap_area_vma(ctx, mm, ctx->area_start, end);
+}
+
+/*
+ * The index of the first entry that does not lie in one live piece of the
+ * area, or @nr if all do. Called with mmap_lock held.
+ */
+unsigned int exmap_entries_outside(struct exmap_ctx *ctx,
+				   struct mm_struct *mm,
+				   const struct exmap_entry *entries,
+				   unsigned int nr)
+{
+	struct vm_area_struct *vma = NULL;
+	unsigned long start, end;
+	unsigned int i;
+
+	for (i = 0; i < nr; i++) {
+		start = exmap_entry_start(ctx, &entries[i]);
+		end = exmap_entry_end(ctx, &entries[i]);
+		if (!vma || start < vma->vm_start || end > vma->vm_end)
+			vma = exmap_area_vma(ctx, mm, start, end);
+		if (!vma)
+			return i;
+	}
+	return nr;
+}
+
+/*
+ * Gives @err to each live entry that does not lie in one live piece of the
+ * area: for a step that takes mmap_lock again after the entries were
+ * checked (READ's mapping, after its I/O).
+ */
+void exmap_entries_fail_outside(struct exmap_ctx *ctx, struct mm_struct *mm,
+				struct exmap_entry *entries, unsigned int nr,
+				int err)
+{
+	unsigned int i;
+
+	if (exmap_area_whole_vma(ctx, mm))
+		return;
+	for (i = 0; i < nr; i++) {
+		if (exmap_entry_live(&entries[i]) &&
+		    !exmap_entry_vma(ctx, mm, &entries[i]))
+			entries[i].res = err;
+	}
 }

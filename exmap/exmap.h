@@ -2,19 +2,41 @@
 /*
  * exmap: internal declarations shared by the module's files.
  *
- * Who owns what:
- *   main.c       the misc device, open/release, mmap dispatch, fdinfo
- *   ioctl.c      ioctl dispatch, argument validation, SETUP and STATS
- *   action.c     ACTION: loading a vector, ALLOC and FREE
- *   pagetable.c  installing and clearing PTEs for a run of entries
- *   tlb.c        the one TLB shootdown per FREE call
- *   io.c         READ and WRITE against the backing store
- *   uring.c      READ and WRITE through io_uring (IORING_OP_URING_CMD)
- *   shortcut.c   pread/pwrite on the exmap fd for one run of pages
- *   limits.c     device permissions and the RLIMIT_MEMLOCK charge
- *   pool.c       the frame pool: per-interface lists, global list, stealing
- *   area.c       the area VMA: fault, split, close (frame reclaim)
- *   interface.c  interface pages and their mmap
+ * The module in layers, top down (docs/design.md has the picture). Each
+ * layer calls only the layers below it.
+ *
+ *   entry points  thin adapters from a system call to an operation
+ *     main.c        the misc device, open/release, mmap dispatch, fdinfo
+ *     ioctl.c       ioctl dispatch: copies arguments in and out
+ *     uring.c       READ and WRITE as io_uring commands
+ *     shortcut.c    READ and WRITE as pread/pwrite on the exmap fd
+ *   gate          gate.c: the checks every entry point makes on a request
+ *   operations
+ *     setup.c       SETUP
+ *     action.c      ACTION: the interface's vector in and out, dispatch
+ *     alloc.c       ALLOC and FREE of a vector
+ *     io.c          READ and WRITE of a vector against the backing store
+ *     stats.c       the counters and STATS
+ *   mechanisms
+ *     pagetable.c   installing, clearing and reading the area's PTEs
+ *     tlb.c         TLB shootdowns for FREE
+ *     pool.c        the frame pool: per-interface stacks, global stack
+ *     area.c        the area VMA: fault, split, close (frame reclaim)
+ *     interface.c   interface pages and their mmap
+ *     limits.c      device permissions, RLIMIT_MEMLOCK, the memory reserve
+ *
+ * Lock order, outermost first (lockdep checks it in the debug kernel):
+ *
+ *   iface->lock -> mmap_lock (read) -> pool->grow_lock -> page allocator
+ *                                   -> PTE lock -> iface->free_lock
+ *                                               -> pool->lock
+ *   iface->lock -> sb_writers -> file system, block layer   (READ, WRITE)
+ *   mmap_lock (write, or read after munmap's downgrade) -> pool->lock
+ *   mmap_lock (write) -> ctx->setup_lock                    (mmap)
+ *
+ * iface->free_lock and pool->lock nest only in that order, in the pool.
+ * No lock of the module is held while the device does I/O, except
+ * iface->lock by an ACTION that waits for its own READ or WRITE.
  */
 #ifndef EXMAP_INTERNAL_H
 #define EXMAP_INTERNAL_H
@@ -22,7 +44,6 @@
 #include <linux/atomic.h>
 #include <linux/completion.h>
 #include <linux/fs.h>
-#include <linux/list.h>
 #include <linux/mm_types.h>
 #include <linux/mutex.h>
 #include <linux/spinlock.h>
@@ -30,12 +51,17 @@
 
 #include <linux/exmap.h>
 
+struct bio_vec;
 struct file;
+struct io_uring_cmd;
 struct seq_file;
+struct vm_area_struct;
 
 /*
  * A kernel copy of one vector entry. The user may change the interface page
  * while a call runs, so every call validates and then works on this copy.
+ * While a call runs, res counts the pages done for the entry; an entry with
+ * res < 0 has failed and takes no further part.
  */
 struct exmap_entry {
 	u32 page;
@@ -43,8 +69,82 @@ struct exmap_entry {
 	s16 res;
 };
 
-struct exmap_ctx;
-struct exmap_io;
+static inline bool exmap_entry_live(const struct exmap_entry *e)
+{
+	return e->res >= 0;
+}
+
+/*
+ * A stack of frames, linked through page->lru.next: frames are pages this
+ * module took from the page allocator and owns, never on an LRU list, so
+ * the field is free for its use (the page allocator's users do the same
+ * with lru). Pushing and popping touch only the frame itself, which the
+ * caller touches anyway to record where it is mapped.
+ */
+struct exmap_frames {
+	struct page *head;
+	struct page *tail;
+	unsigned long nr;
+};
+
+#define EXMAP_FRAMES_INIT	((struct exmap_frames){ NULL, NULL, 0 })
+
+static inline struct page **exmap_frame_link(struct page *page)
+{
+	return (struct page **)&page->lru.next;
+}
+
+static inline void exmap_frames_push(struct exmap_frames *f,
+				     struct page *page)
+{
+	*exmap_frame_link(page) = f->head;
+	if (!f->head)
+		f->tail = page;
+	f->head = page;
+	f->nr++;
+}
+
+static inline struct page *exmap_frames_pop(struct exmap_frames *f)
+{
+	struct page *page = f->head;
+
+	if (!page)
+		return NULL;
+	f->head = *exmap_frame_link(page);
+	if (!f->head)
+		f->tail = NULL;
+	f->nr--;
+	return page;
+}
+
+/*
+ * Where a frame is. page->private holds the area page index + 1 while the
+ * frame is mapped there, 0 while it is not, and EXMAP_FRAME_FREEING + the
+ * interface index while a FREE on that interface owns it: mapped still,
+ * but no other call may unmap it (see alloc.c, the range flush).
+ */
+#define EXMAP_FRAME_FREEING	(1UL << 40)
+
+static inline void exmap_frame_set_mapped(struct page *page, u32 index)
+{
+	set_page_private(page, (unsigned long)index + 1);
+}
+
+static inline void exmap_frame_set_unmapped(struct page *page)
+{
+	set_page_private(page, 0);
+}
+
+/* The area page index a frame is mapped at; false if it is not mapped. */
+static inline bool exmap_frame_index(struct page *page, unsigned long *index)
+{
+	unsigned long v = page_private(page);
+
+	if (!v || v >= EXMAP_FRAME_FREEING)
+		return false;
+	*index = v - 1;
+	return true;
+}
 
 /* One entry's I/O. */
 struct exmap_io_cmd {
@@ -66,6 +166,8 @@ struct exmap_io_space {
 	unsigned int max_pages;
 };
 
+struct exmap_ctx;
+
 /* One READ or WRITE of a vector (see io.c). */
 struct exmap_io {
 	struct exmap_ctx *ctx;
@@ -84,18 +186,45 @@ struct exmap_io {
 	struct completion wait;
 };
 
-struct exmap_interface {
-	/* Serialises calls on this interface and guards @entries. */
-	struct mutex lock;
-	/* The page user space maps; allocated on first use. */
-	struct page *vec_page;
-	struct exmap_entry *entries;
-	struct exmap_io_space *io_space;	/* READ/WRITE, on first use */
+/*
+ * Counters of one interface, changed only by calls that hold its lock, so
+ * plain adds suffice; STATS sums them without the lock. The unlocked paths
+ * (io_uring commands, the shortcut, reclaim) count in struct
+ * exmap_shared_counters instead.
+ */
+struct exmap_counters {
+	u64 mapped;		/* pages mapped by ALLOC and READ */
+	u64 unmapped;		/* pages unmapped by FREE */
+	u64 tlb_flushes;
+	u64 read_pages;
+	u64 read_calls;
+	u64 write_pages;
+	u64 write_calls;
+};
 
-	/* This interface's free frames, linked through page->lru. */
+struct exmap_shared_counters {
+	atomic64_t mapped;
+	atomic64_t reclaimed;	/* frames given back by munmap and exit */
+	atomic64_t steals;
+	atomic64_t read_pages;
+	atomic64_t read_calls;
+	atomic64_t write_pages;
+	atomic64_t write_calls;
+};
+
+struct exmap_interface {
+	/* Serialises ACTION calls on this interface; guards all below it. */
+	struct mutex lock;
+	struct exmap_entry *entries;		/* the kernel copy */
+	struct exmap_io_space *io_space;	/* READ/WRITE, on first use */
+	struct exmap_counters stats;
+
+	/* The page user space maps; allocated on first use, no lock. */
+	struct page *vec_page;
+
+	/* This interface's free frames. */
 	spinlock_t free_lock;
-	struct list_head free;
-	unsigned long nr_free;
+	struct exmap_frames free;
 } ____cacheline_aligned_in_smp;
 
 struct exmap_pool {
@@ -103,8 +232,7 @@ struct exmap_pool {
 
 	/* Frames given back by interfaces with too many free ones. */
 	spinlock_t lock;
-	struct list_head free;
-	unsigned long nr_free;
+	struct exmap_frames free;
 
 	/*
 	 * Every frame taken from the system, by the order it was taken in:
@@ -114,19 +242,6 @@ struct exmap_pool {
 	struct mutex grow_lock;
 	struct xarray frames;
 	unsigned long taken;
-
-	atomic_long_t in_use;
-};
-
-struct exmap_counters {
-	atomic64_t alloc_pages;
-	atomic64_t free_pages;
-	atomic64_t tlb_flushes;
-	atomic64_t steals;
-	atomic64_t read_pages;
-	atomic64_t read_calls;
-	atomic64_t write_pages;
-	atomic64_t write_calls;
 };
 
 struct exmap_ctx {
@@ -139,7 +254,10 @@ struct exmap_ctx {
 	struct exmap_interface *ifaces;
 	struct exmap_pool pool;
 
-	/* The area: fixed once mapped; @mm is the process that mapped it. */
+	/*
+	 * The area: fixed once mapped; @mm is the process that mapped it,
+	 * published with smp_store_release() after the other fields.
+	 */
 	struct mm_struct *mm;
 	unsigned long area_start;
 	unsigned long area_pages;
@@ -153,46 +271,70 @@ struct exmap_ctx {
 	struct user_struct *user;
 	unsigned long charged_pages;
 
-	struct exmap_counters stats;
+	struct exmap_shared_counters stats;
 };
 
-/* Frames record the area page they are mapped at as page index + 1. */
-static inline void exmap_frame_set_mapped(struct page *page, u32 index)
+/* Entry geometry: the address range of area pages. */
+static inline unsigned long exmap_page_addr(const struct exmap_ctx *ctx,
+					    unsigned long page)
 {
-	set_page_private(page, (unsigned long)index + 1);
+	return ctx->area_start + (page << PAGE_SHIFT);
 }
 
-static inline void exmap_frame_set_unmapped(struct page *page)
+static inline unsigned long exmap_entry_start(const struct exmap_ctx *ctx,
+					      const struct exmap_entry *e)
 {
-	set_page_private(page, 0);
+	return exmap_page_addr(ctx, e->page);
 }
 
-/* The address of area page @page. */
-static inline unsigned long exmap_entry_addr(struct exmap_ctx *ctx, u32 page)
+static inline unsigned long exmap_entry_end(const struct exmap_ctx *ctx,
+					    const struct exmap_entry *e)
 {
-	return ctx->area_start + ((unsigned long)page << PAGE_SHIFT);
+	return exmap_page_addr(ctx, (unsigned long)e->page + e->len);
 }
 
-/* ioctl.c */
+/* The area page index of address @addr inside the area. */
+static inline unsigned long exmap_addr_page(const struct exmap_ctx *ctx,
+					    unsigned long addr)
+{
+	return (addr - ctx->area_start) >> PAGE_SHIFT;
+}
+
+/* True if area pages [page, page + len) lie within the area's size. */
+static inline bool exmap_run_in_area(const struct exmap_ctx *ctx, u64 page,
+				     u64 len)
+{
+	return len && len <= EXMAP_ENTRY_MAX_PAGES &&
+	       page + len <= ctx->area_pages;
+}
+
+/* The entry points: main.c's file operations call these. */
 long exmap_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
-int exmap_io_allowed(struct exmap_ctx *ctx, unsigned int opcode);
+int exmap_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags);
+ssize_t exmap_shortcut_read(struct file *file, char __user *buf,
+			    size_t count, loff_t *ppos);
+ssize_t exmap_shortcut_write(struct file *file, const char __user *buf,
+			     size_t count, loff_t *ppos);
+
+/* gate.c */
+int exmap_gate_ready(struct exmap_ctx *ctx);
+int exmap_gate_caller(struct exmap_ctx *ctx);
+int exmap_gate_io(struct exmap_ctx *ctx, unsigned int opcode);
+
+/* setup.c */
+int exmap_setup(struct exmap_ctx *ctx, const struct exmap_setup *s);
+void exmap_teardown(struct exmap_ctx *ctx);
 
 /* action.c */
 long exmap_action(struct exmap_ctx *ctx, const struct exmap_action *act);
 
-/* pagetable.c */
-struct bio_vec;
-unsigned long exmap_pt_install(struct mm_struct *mm,
-			       unsigned long area_start,
-			       struct exmap_entry *entries, unsigned int nr,
-			       struct list_head *frames, struct bio_vec *slots,
-			       const u32 *first_slot);
-int exmap_pt_clear(struct mm_struct *mm, unsigned long area_start,
-		   struct exmap_entry *entries, unsigned int nr,
-		   struct list_head *frames, struct vm_area_struct **vma);
-int exmap_pt_collect(struct mm_struct *mm, unsigned long area_start,
-		     struct exmap_entry *entries, unsigned int nr,
-		     struct bio_vec *slots, const u32 *first_slot);
+/* alloc.c */
+void exmap_alloc(struct exmap_ctx *ctx, unsigned int ifidx,
+		 struct vm_area_struct *vma, struct exmap_entry *entries,
+		 unsigned int nr);
+void exmap_free(struct exmap_ctx *ctx, unsigned int ifidx,
+		struct vm_area_struct *vma, struct exmap_entry *entries,
+		unsigned int nr);
 
 /* io.c */
 int exmap_io_init(struct exmap_io *io, struct exmap_ctx *ctx,
@@ -206,38 +348,51 @@ void exmap_io_put_frames(struct exmap_io *io);
 void exmap_io_collect(struct exmap_io *io, struct mm_struct *mm);
 void exmap_io_submit(struct exmap_io *io, void (*done)(struct exmap_io *));
 unsigned long exmap_io_results(struct exmap_io *io);
-void exmap_io_map(struct exmap_io *io, struct mm_struct *mm);
+unsigned long exmap_io_map(struct exmap_io *io, struct mm_struct *mm);
 int exmap_io_sync(struct exmap_ctx *ctx, unsigned int ifidx, bool write,
 		  struct exmap_entry *entries, unsigned int nr,
-		  struct exmap_io_space *space);
+		  struct exmap_io_space *space, struct exmap_counters *count);
 
-/* shortcut.c */
-ssize_t exmap_shortcut_read(struct file *file, char __user *buf,
-			    size_t count, loff_t *ppos);
-ssize_t exmap_shortcut_write(struct file *file, const char __user *buf,
-			     size_t count, loff_t *ppos);
+/* stats.c */
+void exmap_count_io(struct exmap_ctx *ctx, struct exmap_counters *c,
+		    bool write, unsigned long pages);
+void exmap_count_mapped(struct exmap_ctx *ctx, struct exmap_counters *c,
+			unsigned long pages);
+void exmap_stats_fill(struct exmap_ctx *ctx, struct exmap_stats *st);
 
-/* uring.c */
-struct io_uring_cmd;
-int exmap_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags);
+/* pagetable.c */
+unsigned long exmap_pt_install(struct exmap_ctx *ctx, struct mm_struct *mm,
+			       struct vm_area_struct *vma,
+			       struct exmap_entry *entries, unsigned int nr,
+			       struct exmap_frames *frames,
+			       struct bio_vec *slots, const u32 *first_slot);
+unsigned long exmap_pt_clear(struct exmap_ctx *ctx, struct mm_struct *mm,
+			     struct exmap_entry *entries, unsigned int nr,
+			     unsigned long owner, struct exmap_frames *frames);
+unsigned long exmap_pt_mark(struct exmap_ctx *ctx, struct mm_struct *mm,
+			    unsigned long start, unsigned long end,
+			    unsigned long owner, struct exmap_frames *frames);
+void exmap_pt_collect(struct exmap_ctx *ctx, struct mm_struct *mm,
+		      struct exmap_entry *entries, unsigned int nr,
+		      struct bio_vec *slots, const u32 *first_slot);
 
 /* tlb.c */
 void exmap_tlb_batch_begin(struct mm_struct *mm);
 void exmap_tlb_notify(struct mm_struct *mm, unsigned long start,
-		      unsigned int pages);
+		      unsigned long end);
 void exmap_tlb_batch_end(struct mm_struct *mm, struct vm_area_struct *vma,
 			 bool flush);
+void exmap_tlb_zap_range(struct vm_area_struct *vma, unsigned long start,
+			 unsigned long end);
 
 /* pool.c */
 void exmap_pool_init(struct exmap_ctx *ctx, unsigned long size);
 void exmap_pool_destroy(struct exmap_ctx *ctx);
-unsigned long exmap_pool_get_free(struct exmap_ctx *ctx, unsigned int ifidx,
-				  unsigned long want, struct list_head *out);
 unsigned long exmap_pool_get(struct exmap_ctx *ctx, unsigned int ifidx,
-			     unsigned long want, struct list_head *out,
-			     bool may_sleep);
+			     unsigned long want, struct exmap_frames *out,
+			     bool may_grow);
 void exmap_pool_put(struct exmap_ctx *ctx, unsigned int ifidx,
-		    struct list_head *frames, unsigned long nr);
+		    struct exmap_frames *frames);
 void exmap_pool_reclaim(struct exmap_ctx *ctx, unsigned long first,
 			unsigned long end);
 unsigned long exmap_pool_nr_taken(struct exmap_ctx *ctx);
@@ -247,14 +402,19 @@ int exmap_area_mmap(struct exmap_ctx *ctx, struct vm_area_struct *vma);
 struct vm_area_struct *exmap_area_vma(struct exmap_ctx *ctx,
 				      struct mm_struct *mm,
 				      unsigned long start, unsigned long end);
-bool exmap_area_whole(struct exmap_ctx *ctx);
-void exmap_entries_recheck(struct exmap_ctx *ctx, struct mm_struct *mm,
-			   struct exmap_entry *entries, unsigned int nr,
-			   int err);
-bool exmap_vma_in_area(struct vm_area_struct *vma, unsigned long area_start);
 struct vm_area_struct *exmap_entry_vma(struct exmap_ctx *ctx,
 				       struct mm_struct *mm,
 				       const struct exmap_entry *e);
+struct vm_area_struct *exmap_area_whole_vma(struct exmap_ctx *ctx,
+					    struct mm_struct *mm);
+bool exmap_area_whole(struct exmap_ctx *ctx);
+unsigned int exmap_entries_outside(struct exmap_ctx *ctx,
+				   struct mm_struct *mm,
+				   const struct exmap_entry *entries,
+				   unsigned int nr);
+void exmap_entries_fail_outside(struct exmap_ctx *ctx, struct mm_struct *mm,
+				struct exmap_entry *entries, unsigned int nr,
+				int err);
 
 /* interface.c */
 int exmap_interfaces_init(struct exmap_ctx *ctx, unsigned int nr);
@@ -269,8 +429,5 @@ int exmap_may_open(void);
 unsigned long exmap_grow_allowance(void);
 int exmap_limits_charge(struct exmap_ctx *ctx, unsigned long pages);
 void exmap_limits_uncharge(struct exmap_ctx *ctx);
-
-/* main.c */
-void exmap_stats_fill(struct exmap_ctx *ctx, struct exmap_stats *st);
 
 #endif /* EXMAP_INTERNAL_H */

@@ -25,7 +25,6 @@ int exmap_interfaces_init(struct exmap_ctx *ctx, unsigned int nr)
 	for (i = 0; i < nr; i++) {
 		mutex_init(&ifaces[i].lock);
 		spin_lock_init(&ifaces[i].free_lock);
-		INIT_LIST_HEAD(&ifaces[i].free);
 	}
 	ctx->ifaces = ifaces;
 	ctx->nr_interfaces = nr;
@@ -83,8 +82,10 @@ int exmap_interface_mmap(struct exmap_ctx *ctx, struct vm_area_struct *vma)
 	unsigned long idx = vma->vm_pgoff - 1;
 	struct page *page;
 
+	mmap_assert_write_locked(vma->vm_mm);
 	if (idx >= ctx->nr_interfaces)
 		return -EINVAL;
+	/* mmap() has rounded the length up to whole pages already. */
 	if (vma->vm_end - vma->vm_start != EXMAP_INTERFACE_SIZE)
 		return -EINVAL;
 	if (!(vma->vm_flags & VM_SHARED))

@@ -136,51 +136,45 @@ void exmap_io_destroy(struct exmap_io *io)
  */
 bool exmap_io_get_frames(struct exmap_io *io, bool nowait)
 {
-	bool all = true;
+	struct exmap_frames frames = EXMAP_FRAMES_INIT;
 	struct exmap_entry *e;
-	struct page *page;
-	LIST_HEAD(frames);
-	unsigned long got, left;
+	struct bio_vec *slot;
+	bool all = true;
 	unsigned int i, k;
 
-	got = exmap_pool_get(io->ctx, io->ifidx, io->pages, &frames, !nowait);
-	left = got;
+	exmap_pool_get(io->ctx, io->ifidx, io->pages, &frames, !nowait);
 	for (i = 0; i < io->nr; i++) {
 		e = &io->entries[i];
-		if (e->res < 0)
+		if (!exmap_entry_live(e))
 			continue;
-		if (e->len > left) {
+		if (e->len > frames.nr) {
 			e->res = -ENOMEM;
 			all = false;
 			continue;
 		}
-		left -= e->len;
-		for (k = 0; k < e->len; k++) {
-			page = list_first_entry(&frames, struct page, lru);
-			list_del(&page->lru);
-			io->slots[io->first_slot[i] + k].bv_page = page;
-		}
+		slot = &io->slots[io->first_slot[i]];
+		for (k = 0; k < e->len; k++)
+			slot[k].bv_page = exmap_frames_pop(&frames);
 	}
-	exmap_pool_put(io->ctx, io->ifidx, &frames, left);
+	exmap_pool_put(io->ctx, io->ifidx, &frames);
 	return all;
 }
 
 /* Gives back every frame still named by a slot (READ only). */
 void exmap_io_put_frames(struct exmap_io *io)
 {
-	unsigned long i, n = 0;
-	LIST_HEAD(frames);
+	struct exmap_frames frames = EXMAP_FRAMES_INIT;
 	struct page *page;
+	unsigned long i;
 
 	for (i = 0; i < io->pages; i++) {
 		page = io->slots[i].bv_page;
 		if (!page)
 			continue;
 		io->slots[i].bv_page = NULL;
-		list_add(&page->lru, &frames);
-		n++;
+		exmap_frames_push(&frames, page);
 	}
-	exmap_pool_put(io->ctx, io->ifidx, &frames, n);
+	exmap_pool_put(io->ctx, io->ifidx, &frames);
 }
 
 /*
@@ -200,7 +194,7 @@ static void exmap_io_start(struct exmap_io *io)
 	ssize_t ret;
 
 	for (i = 0; i < io->nr; i++)
-		live += io->entries[i].res >= 0;
+		live += exmap_entry_live(&io->entries[i]);
 	/* One reference per entry in flight, one for the submitter. */
 	atomic_set(&io->pending, live + 1);
 
@@ -208,7 +202,7 @@ static void exmap_io_start(struct exmap_io *io)
 		file_start_write(file);
 	for (i = 0; i < io->nr; i++) {
 		e = &io->entries[i];
-		if (e->res < 0)
+		if (!exmap_entry_live(e))
 			continue;
 		cmd = &io->cmds[i];
 		cmd->io = io;
@@ -268,7 +262,7 @@ unsigned long exmap_io_results(struct exmap_io *io)
 
 	for (i = 0; i < io->nr; i++) {
 		e = &io->entries[i];
-		if (e->res < 0)
+		if (!exmap_entry_live(e))
 			continue;
 		ret = io->cmds[i].ret;
 		if (ret == (long)e->len << PAGE_SHIFT) {
@@ -284,59 +278,42 @@ unsigned long exmap_io_results(struct exmap_io *io)
 
 /*
  * READ, last step, in the caller's mm: maps the frames of the entries whose
- * data arrived, where the pages are still unmapped and still in the area.
- * Takes mmap_lock for reading.
+ * data arrived, where the pages are still unmapped and still in the area
+ * (part of it may have been unmapped while the data came: those entries
+ * get -EFAULT), and gives the other frames back. Takes mmap_lock for
+ * reading. Returns the number of pages mapped.
  */
-void exmap_io_map(struct exmap_io *io, struct mm_struct *mm)
+unsigned long exmap_io_map(struct exmap_io *io, struct mm_struct *mm)
 {
 	struct exmap_ctx *ctx = io->ctx;
-	bool whole;
 	unsigned long mapped;
-	struct exmap_entry *e;
-	unsigned int i;
 
 	mmap_read_lock(mm);
-	/*
-	 * Part of the area may have been unmapped while the data came. While
-	 * the area is whole, only a munmap() of all of it can be under way,
-	 * and the walk maps nothing in the hole it leaves: the entries are
-	 * checked after it.
-	 */
-	whole = exmap_area_whole(ctx);
-	for (i = 0; i < io->nr && !whole; i++) {
-		e = &io->entries[i];
-		if (e->res >= 0 && !exmap_entry_vma(ctx, mm, e))
-			e->res = -EFAULT;
-	}
-	mapped = exmap_pt_install(mm, ctx->area_start, io->entries, io->nr,
-				  NULL, io->slots, io->first_slot);
-	if (whole)
-		exmap_entries_recheck(ctx, mm, io->entries, io->nr, -EFAULT);
+	exmap_entries_fail_outside(ctx, mm, io->entries, io->nr, -EFAULT);
+	mapped = exmap_pt_install(ctx, mm, exmap_area_whole_vma(ctx, mm),
+				  io->entries, io->nr, NULL, io->slots,
+				  io->first_slot);
 	mmap_read_unlock(mm);
-
-	atomic_long_add(mapped, &ctx->pool.in_use);
-	atomic64_add(mapped, &ctx->stats.alloc_pages);
 	exmap_io_put_frames(io);
+	return mapped;
 }
 
 /*
  * WRITE, first step: records the frames of the entries' pages. An entry
  * with an unmapped page fails with -EFAULT and writes nothing. Called with
- * mmap_lock held.
+ * mmap_lock held, on entries that lie in the area.
  */
 void exmap_io_collect(struct exmap_io *io, struct mm_struct *mm)
 {
 	struct exmap_entry *e;
 	unsigned int i;
-	int err;
 
-	err = exmap_pt_collect(mm, io->ctx->area_start, io->entries, io->nr,
-			       io->slots, io->first_slot);
+	exmap_pt_collect(io->ctx, mm, io->entries, io->nr, io->slots,
+			 io->first_slot);
 	for (i = 0; i < io->nr; i++) {
 		e = &io->entries[i];
-		if (e->res < 0)
-			continue;
-		e->res = (err || e->res != e->len) ? -EFAULT : 0;
+		if (exmap_entry_live(e))
+			e->res = e->res != e->len ? -EFAULT : 0;
 	}
 }
 
@@ -346,14 +323,14 @@ static void exmap_io_wake(struct exmap_io *io)
 }
 
 /*
- * A synchronous READ or WRITE of an interface's vector, for ACTION and the
- * pread/pwrite shortcut. Entries are checked; no lock is held but the one
- * that makes @space (may be NULL) the caller's. Results go to each entry's
- * res.
+ * A synchronous READ or WRITE of a vector, for ACTION and the pread/pwrite
+ * shortcut. Entries are checked; no lock is held but the one that makes
+ * @space (may be NULL) and @count (NULL: count in the context's shared
+ * counters) the caller's. Results go to each entry's res.
  */
 int exmap_io_sync(struct exmap_ctx *ctx, unsigned int ifidx, bool write,
 		  struct exmap_entry *entries, unsigned int nr,
-		  struct exmap_io_space *space)
+		  struct exmap_io_space *space, struct exmap_counters *count)
 {
 	struct mm_struct *mm = current->mm;
 	struct exmap_io io;
@@ -372,6 +349,7 @@ int exmap_io_sync(struct exmap_ctx *ctx, unsigned int ifidx, bool write,
 			exmap_io_destroy(&io);
 			return -EINTR;
 		}
+		exmap_entries_fail_outside(ctx, mm, entries, nr, -EFAULT);
 		exmap_io_collect(&io, mm);
 		mmap_read_unlock(mm);
 	} else {
@@ -390,14 +368,9 @@ int exmap_io_sync(struct exmap_ctx *ctx, unsigned int ifidx, bool write,
 		wait_for_completion_io(&io.wait);
 
 	moved = exmap_io_results(&io);
-	if (write) {
-		atomic64_add(moved, &ctx->stats.write_pages);
-		atomic64_inc(&ctx->stats.write_calls);
-	} else {
-		atomic64_add(moved, &ctx->stats.read_pages);
-		atomic64_inc(&ctx->stats.read_calls);
-		exmap_io_map(&io, mm);
-	}
+	exmap_count_io(ctx, count, write, moved);
+	if (!write)
+		exmap_count_mapped(ctx, count, exmap_io_map(&io, mm));
 	exmap_io_destroy(&io);
 	return 0;
 }

@@ -40,15 +40,7 @@ static int exmap_release(struct inode *inode, struct file *file)
 {
 	struct exmap_ctx *ctx = file->private_data;
 
-	if (ctx->ready) {
-		exmap_pool_destroy(ctx);
-		exmap_interfaces_destroy(ctx);
-	}
-	if (ctx->backing)
-		fput(ctx->backing);
-	exmap_limits_uncharge(ctx);
-	if (ctx->mm)
-		mmdrop(ctx->mm);
+	exmap_teardown(ctx);
 	kfree(ctx);
 	return 0;
 }
@@ -69,45 +61,12 @@ static int exmap_mmap(struct file *file, struct vm_area_struct *vma)
 	return ret;
 }
 
-void exmap_stats_fill(struct exmap_ctx *ctx, struct exmap_stats *st)
-{
-	struct exmap_counters *c = &ctx->stats;
-	unsigned long taken;
-	long in_use;
-
-	/*
-	 * A frame is taken before it is counted in use, and taken never
-	 * shrinks: read in use first, and the difference cannot go negative.
-	 */
-	in_use = atomic_long_read(&ctx->pool.in_use);
-	/* Orders the two reads; pairs with the lock release in growth. */
-	smp_rmb();
-	taken = exmap_pool_nr_taken(ctx);
-	if (in_use < 0 || in_use > taken)
-		in_use = min_t(long, max(in_use, 0L), taken);
-
-	memset(st, 0, sizeof(*st));
-	st->pool_size = ctx->pool.size;
-	st->frames_taken = taken;
-	st->frames_in_use = in_use;
-	st->frames_free = taken - in_use;
-	st->alloc_pages = atomic64_read(&c->alloc_pages);
-	st->free_pages = atomic64_read(&c->free_pages);
-	st->tlb_flushes = atomic64_read(&c->tlb_flushes);
-	st->steals = atomic64_read(&c->steals);
-	st->read_pages = atomic64_read(&c->read_pages);
-	st->read_calls = atomic64_read(&c->read_calls);
-	st->write_pages = atomic64_read(&c->write_pages);
-	st->write_calls = atomic64_read(&c->write_calls);
-}
-
 static void exmap_show_fdinfo(struct seq_file *m, struct file *file)
 {
 	struct exmap_ctx *ctx = file->private_data;
 	struct exmap_stats st;
 
-	/* Pairs with the release at the end of SETUP. */
-	if (!smp_load_acquire(&ctx->ready))
+	if (exmap_gate_ready(ctx))
 		return;
 	exmap_stats_fill(ctx, &st);
 	seq_printf(m, "exmap-interfaces:\t%u\n", ctx->nr_interfaces);
@@ -137,17 +96,73 @@ static struct miscdevice exmap_misc = {
 	.fops = &exmap_fops,
 };
 
-static int __init exmap_init(void)
+/* The UAPI's layout is ABI: pin every size and offset. */
+#define EXMAP_CHECK_FIELD(type, field, offset)				\
+	BUILD_BUG_ON(offsetof(struct type, field) != (offset))
+
+static void __init exmap_check_uapi(void)
 {
 	BUILD_BUG_ON(PAGE_SIZE != EXMAP_PAGE_SIZE);
 	BUILD_BUG_ON(sizeof(struct exmap_iov) * EXMAP_VEC_MAX !=
 		     EXMAP_INTERFACE_SIZE);
-	BUILD_BUG_ON(sizeof(struct exmap_entry) != sizeof(struct exmap_iov));
-	BUILD_BUG_ON(sizeof(struct exmap_setup) != 80);
-	BUILD_BUG_ON(sizeof(struct exmap_action) != 16);
-	BUILD_BUG_ON(sizeof(struct exmap_stats) != 128);
 	BUILD_BUG_ON(EXMAP_ENTRY_MAX_PAGES > S16_MAX);
 
+	BUILD_BUG_ON(sizeof(struct exmap_setup) != 80);
+	EXMAP_CHECK_FIELD(exmap_setup, pool_size, 0);
+	EXMAP_CHECK_FIELD(exmap_setup, nr_interfaces, 8);
+	EXMAP_CHECK_FIELD(exmap_setup, backing_fd, 12);
+	EXMAP_CHECK_FIELD(exmap_setup, flags, 16);
+	EXMAP_CHECK_FIELD(exmap_setup, backing_offset, 24);
+	EXMAP_CHECK_FIELD(exmap_setup, resv, 32);
+	EXMAP_CHECK_FIELD(exmap_setup, api, 64);
+	EXMAP_CHECK_FIELD(exmap_setup, ioctls, 72);
+
+	BUILD_BUG_ON(sizeof(struct exmap_iov) != 8);
+	EXMAP_CHECK_FIELD(exmap_iov, page, 0);
+	EXMAP_CHECK_FIELD(exmap_iov, len, 4);
+	EXMAP_CHECK_FIELD(exmap_iov, res, 6);
+	/* The kernel copy is loaded from an iov with one 8-byte read. */
+	BUILD_BUG_ON(sizeof(struct exmap_entry) != sizeof(struct exmap_iov));
+	BUILD_BUG_ON(offsetof(struct exmap_entry, page) !=
+		     offsetof(struct exmap_iov, page));
+	BUILD_BUG_ON(offsetof(struct exmap_entry, len) !=
+		     offsetof(struct exmap_iov, len));
+	BUILD_BUG_ON(offsetof(struct exmap_entry, res) !=
+		     offsetof(struct exmap_iov, res));
+
+	BUILD_BUG_ON(sizeof(struct exmap_action) != 16);
+	EXMAP_CHECK_FIELD(exmap_action, interface, 0);
+	EXMAP_CHECK_FIELD(exmap_action, nr, 4);
+	EXMAP_CHECK_FIELD(exmap_action, opcode, 8);
+	EXMAP_CHECK_FIELD(exmap_action, flags, 12);
+
+	BUILD_BUG_ON(sizeof(struct exmap_stats) != 128);
+	EXMAP_CHECK_FIELD(exmap_stats, pool_size, 0);
+	EXMAP_CHECK_FIELD(exmap_stats, frames_taken, 8);
+	EXMAP_CHECK_FIELD(exmap_stats, frames_in_use, 16);
+	EXMAP_CHECK_FIELD(exmap_stats, frames_free, 24);
+	EXMAP_CHECK_FIELD(exmap_stats, alloc_pages, 32);
+	EXMAP_CHECK_FIELD(exmap_stats, free_pages, 40);
+	EXMAP_CHECK_FIELD(exmap_stats, tlb_flushes, 48);
+	EXMAP_CHECK_FIELD(exmap_stats, steals, 56);
+	EXMAP_CHECK_FIELD(exmap_stats, read_pages, 64);
+	EXMAP_CHECK_FIELD(exmap_stats, read_calls, 72);
+	EXMAP_CHECK_FIELD(exmap_stats, write_pages, 80);
+	EXMAP_CHECK_FIELD(exmap_stats, write_calls, 88);
+	EXMAP_CHECK_FIELD(exmap_stats, resv, 96);
+
+	/* It must fit sqe->cmd of a plain 64-byte SQE: 16 bytes. */
+	BUILD_BUG_ON(sizeof(struct exmap_uring_cmd) != 16);
+	EXMAP_CHECK_FIELD(exmap_uring_cmd, page, 0);
+	EXMAP_CHECK_FIELD(exmap_uring_cmd, len, 4);
+	EXMAP_CHECK_FIELD(exmap_uring_cmd, resv, 6);
+	EXMAP_CHECK_FIELD(exmap_uring_cmd, interface, 8);
+	EXMAP_CHECK_FIELD(exmap_uring_cmd, flags, 12);
+}
+
+static int __init exmap_init(void)
+{
+	exmap_check_uapi();
 	exmap_misc.mode = exmap_dev_mode();
 	return misc_register(&exmap_misc);
 }

@@ -1,21 +1,24 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Installing and clearing the area's PTEs for a vector of entries.
+ * Installing, clearing and reading the area's PTEs for a vector of entries.
  *
  * The area is a VM_PFNMAP mapping whose PTEs are all "special": the kernel's
  * own unmap paths clear them without touching the struct page, and the
- * module alone owns the frames. Page tables are walked directly where they
- * exist and with the exported apply_to_page_range() where one must be
- * created; either way each PTE page's lock is taken once and a callback
- * runs for every PTE under it.
+ * module alone owns the frames.
  *
- * Entries are walked in groups: consecutive entries in ascending order that
- * end within the same PTE page (or touch end to start) share one walk, so a
- * batch of 512 neighbouring one-page entries costs one lock round trip, not
- * 512. A cursor inside the walk tells which PTEs belong to the batch.
+ * Each operation goes through the entries in vector order and, for each
+ * entry, straight to its PTEs: the page table that holds them is looked up
+ * from the PMD and stays locked while the next entries' PTEs lie in it too,
+ * so a vector of neighbouring one-page entries takes each page table's lock
+ * once. No callback runs per PTE. Where a page table is missing, an
+ * operation that maps frames has apply_to_page_range() (exported; modules
+ * cannot allocate page tables otherwise) create it, then carries on; the
+ * others skip the missing table, since no page there is mapped.
  *
- * The caller holds mmap_lock for reading. The walks enter only the area's
- * own VMAs; pages of an entry outside them are left alone.
+ * The callers hold mmap_lock for reading and have checked that every live
+ * entry lies in a live piece of the area, so page tables are only ever
+ * made inside the area. Only this module writes the area's PTEs while
+ * mmap_lock is held for reading.
  */
 #include <linux/bvec.h>
 #include <linux/mm.h>
@@ -24,94 +27,26 @@
 
 #include "exmap.h"
 
-struct exmap_walk {
+/* The page table a walk holds locked, if any. */
+struct exmap_ptw {
 	struct mm_struct *mm;
-	struct vm_area_struct *vma;	/* last VMA looked up */
-	struct vm_area_struct *entered;	/* last area VMA walked */
-	unsigned long area_start;
-	struct exmap_entry *entries;
-	unsigned int cur;
-	unsigned int end;		/* one past the group's last entry */
-	unsigned long cur_start;	/* address range of entries[cur] */
-	unsigned long cur_end;
-	struct list_head *frames;	/* ALLOC: frames to map; FREE: freed */
-	struct bio_vec *slots;		/* READ, collect: a frame per page */
-	const u32 *first_slot;		/* slot of each entry's first page */
+	unsigned long table;	/* address its first PTE maps */
+	pte_t *ptes;		/* its first PTE; NULL: none held */
+	spinlock_t *ptl;
 };
 
-static inline unsigned long exmap_entry_start(const struct exmap_walk *w,
-					      const struct exmap_entry *e)
+static void exmap_ptw_unlock(struct exmap_ptw *w)
 {
-	return w->area_start + ((unsigned long)e->page << PAGE_SHIFT);
-}
-
-static inline unsigned long exmap_entry_end(const struct exmap_walk *w,
-					    const struct exmap_entry *e)
-{
-	return exmap_entry_start(w, e) + ((unsigned long)e->len << PAGE_SHIFT);
-}
-
-/* Entries that already failed (res < 0) take no part in a walk. */
-static inline bool exmap_entry_live(const struct exmap_entry *e)
-{
-	return e->res >= 0;
-}
-
-static void exmap_walk_load(struct exmap_walk *w)
-{
-	while (w->cur < w->end && !exmap_entry_live(&w->entries[w->cur]))
-		w->cur++;
-	if (w->cur < w->end) {
-		w->cur_start = exmap_entry_start(w, &w->entries[w->cur]);
-		w->cur_end = exmap_entry_end(w, &w->entries[w->cur]);
+	if (w->ptes) {
+		pte_unmap_unlock(w->ptes, w->ptl);
+		w->ptes = NULL;
 	}
-}
-
-/* Moves the cursor to @addr; true if @addr belongs to a live entry. */
-static inline bool exmap_walk_seek(struct exmap_walk *w, unsigned long addr)
-{
-	while (addr >= w->cur_end) {
-		if (w->cur >= w->end)
-			return false;
-		w->cur++;
-		exmap_walk_load(w);
-		if (w->cur >= w->end)
-			return false;
-	}
-	return addr >= w->cur_start;
 }
 
 /*
- * Finds the group starting at live entry @first: returns one past its last
- * entry and the address range it spans.
- */
-static unsigned int exmap_group(struct exmap_walk *w, unsigned int first,
-				unsigned int nr, unsigned long *start,
-				unsigned long *end)
-{
-	unsigned int i = first + 1, last = first;
-	unsigned long next;
-
-	*start = exmap_entry_start(w, &w->entries[first]);
-	*end = exmap_entry_end(w, &w->entries[first]);
-	for (; i < nr; i++) {
-		if (!exmap_entry_live(&w->entries[i]))
-			continue;
-		next = exmap_entry_start(w, &w->entries[i]);
-		if (next < *end)
-			break;
-		if (next != *end && next >= ALIGN(*end, PMD_SIZE))
-			break;
-		*end = exmap_entry_end(w, &w->entries[i]);
-		last = i;
-	}
-	return last + 1;
-}
-
-/*
- * The PMD entry that points to the PTE page mapping @addr, or NULL when any
- * level above the PTEs is missing (or is not a plain table, which the area
- * never has). mmap_lock keeps the tables found from being freed.
+ * The PMD entry that points to the page table mapping @addr, or NULL when
+ * any level above the PTEs is missing (or is not a plain table, which the
+ * area never has). mmap_lock keeps the tables found from being freed.
  */
 static pmd_t *exmap_existing_pmd(struct mm_struct *mm, unsigned long addr)
 {
@@ -135,262 +70,296 @@ static pmd_t *exmap_existing_pmd(struct mm_struct *mm, unsigned long addr)
 	return pmd;
 }
 
-/*
- * apply_to_page_range() for one VMA piece, faster where the page tables
- * already exist, which after the first touch of a 2 MiB stretch they always
- * do: it goes straight to each PTE page and calls @fn under its lock, and
- * leaves only the stretches that need a table created to
- * apply_to_page_range(), which checks and allocates every level on the way
- * down. A walk of one page costs a fraction as much.
- */
-static int exmap_apply(struct mm_struct *mm, unsigned long start,
-		       unsigned long end, pte_fn_t fn, void *data)
+static int exmap_pte_nop(pte_t *pte, unsigned long addr, void *data)
 {
-	unsigned long next, addr;
-	spinlock_t *ptl;
-	pte_t *first, *pte;
+	return 0;
+}
+
+/*
+ * The PTE of @addr, with its page table locked. Unlocks the table held
+ * before when @addr lies in another one. Returns NULL when there is no
+ * table: then *@err is 0, or, with @create, the error of making one.
+ */
+static pte_t *exmap_ptw_pte(struct exmap_ptw *w, unsigned long addr,
+			    bool create, int *err)
+{
+	unsigned long table = addr & PMD_MASK;
 	pmd_t *pmd;
-	int err;
 
-	for (; start < end; start = next) {
-		next = pmd_addr_end(start, end);
-		pmd = exmap_existing_pmd(mm, start);
-		if (!pmd) {
-			err = apply_to_page_range(mm, start, next - start, fn,
-						  data);
-			if (err)
-				return err;
-			continue;
+	if (w->ptes && w->table == table)
+		return w->ptes + pte_index(addr);
+	exmap_ptw_unlock(w);
+	if (need_resched())
+		cond_resched();
+
+	*err = 0;
+	pmd = exmap_existing_pmd(w->mm, addr);
+	if (!pmd && create) {
+		*err = apply_to_page_range(w->mm, addr, PAGE_SIZE,
+					   exmap_pte_nop, NULL);
+		if (*err)
+			return NULL;
+		pmd = exmap_existing_pmd(w->mm, addr);
+		if (WARN_ON_ONCE(!pmd)) {
+			*err = -ENOMEM;
+			return NULL;
 		}
-		first = pte_offset_map_lock(mm, pmd, start, &ptl);
-		err = 0;
-		for (pte = first, addr = start; addr < next && !err;
-		     pte++, addr += PAGE_SIZE)
-			err = fn(pte, addr, data);
-		pte_unmap_unlock(first, ptl);
-		if (err)
-			return err;
 	}
-	return 0;
+	if (!pmd)
+		return NULL;
+	w->ptes = pte_offset_map_lock(w->mm, pmd, table, &w->ptl);
+	w->table = table;
+	return w->ptes + pte_index(addr);
+}
+
+/* The protection the pages of entry @e get: that of the piece it lies in. */
+static struct vm_area_struct *exmap_install_vma(struct exmap_ctx *ctx,
+						struct mm_struct *mm,
+						struct vm_area_struct *vma,
+						const struct exmap_entry *e)
+{
+	if (vma && vma->vm_start <= exmap_entry_start(ctx, e) &&
+	    exmap_entry_end(ctx, e) <= vma->vm_end)
+		return vma;
+	return exmap_entry_vma(ctx, mm, e);
 }
 
 /*
- * Applies @fn to every PTE of [start, start + size) that lies in an area
- * VMA, one VMA at a time so that each piece is mapped with its own
- * protection (mprotect may have split the area). Gaps between VMAs, where
- * part of the area was unmapped, and any other VMA are skipped.
+ * Maps a frame at every unmapped page of the live entries, in vector order:
+ * from @frames (ALLOC: any frame will do) or, when @slots is given, the
+ * frame that slots[first_slot[i] + k] holds for page k of entry i (READ;
+ * each slot used is set to NULL). @vma is the area's VMA if it holds every
+ * entry, else NULL (each entry's piece is looked up). Each entry's res
+ * counts the pages mapped for it. Returns the number of pages mapped.
  *
- * apply_to_existing_page_range() is not used for the walks that create
- * nothing: before Linux 6.15 (and its stable backports) it stops calling
- * back after the first empty PTE of a page table.
+ * When a page table cannot be made or @frames runs dry (only if other
+ * threads unmap the same pages meanwhile), the entry being filled and all
+ * live entries after it get -ENOMEM; pages already mapped stay mapped and
+ * are counted.
  */
-static int exmap_walk_range(struct exmap_walk *w, unsigned long start,
-			    unsigned long size, pte_fn_t fn)
-{
-	unsigned long end = start + size, stop;
-	int err;
-
-	while (start < end) {
-		if (!w->vma || start < w->vma->vm_start ||
-		    start >= w->vma->vm_end)
-			w->vma = find_vma(w->mm, start);
-		if (!w->vma || w->vma->vm_start >= end)
-			return 0;
-		start = max(start, w->vma->vm_start);
-		stop = min(end, w->vma->vm_end);
-		if (exmap_vma_in_area(w->vma, w->area_start)) {
-			w->entered = w->vma;
-			err = exmap_apply(w->mm, start, stop, fn, w);
-			if (err)
-				return err;
-		}
-		start = stop;
-	}
-	return 0;
-}
-
-/*
- * Runs @fn over each group. On an error, returns it and leaves w->cur at
- * the first entry of the group that failed.
- */
-static int exmap_walk_groups(struct exmap_walk *w, unsigned int nr,
-			     pte_fn_t fn)
-{
-	unsigned long start, end;
-	unsigned int i = 0;
-	int err;
-
-	while (i < nr) {
-		if (!exmap_entry_live(&w->entries[i])) {
-			i++;
-			continue;
-		}
-		w->end = exmap_group(w, i, nr, &start, &end);
-		w->cur = i;
-		exmap_walk_load(w);
-		err = exmap_walk_range(w, start, end - start, fn);
-		if (err) {
-			w->cur = i;
-			return err;
-		}
-		i = w->end;
-		if (i < nr && need_resched())
-			cond_resched();
-	}
-	return 0;
-}
-
-/* The frame of the page at @addr in the current entry, in slot mode. */
-static inline struct bio_vec *exmap_walk_slot(struct exmap_walk *w,
-					      unsigned long addr)
-{
-	return &w->slots[w->first_slot[w->cur] +
-			 ((addr - w->cur_start) >> PAGE_SHIFT)];
-}
-
-static int exmap_install_pte(pte_t *ptep, unsigned long addr, void *data)
-{
-	struct exmap_walk *w = data;
-	struct bio_vec *slot = NULL;
-	struct page *page;
-	unsigned long index;
-
-	if (!exmap_walk_seek(w, addr) || !pte_none(*ptep))
-		return 0;
-	if (w->slots) {
-		slot = exmap_walk_slot(w, addr);
-		page = slot->bv_page;
-		slot->bv_page = NULL;
-	} else {
-		/*
-		 * Runs dry only if another thread unmapped pages of this
-		 * entry after ALLOC counted what it needs.
-		 */
-		if (list_empty(w->frames))
-			return -ENOMEM;
-		page = list_first_entry(w->frames, struct page, lru);
-		list_del(&page->lru);
-	}
-	index = (addr - w->area_start) >> PAGE_SHIFT;
-	exmap_frame_set_mapped(page, index);
-	set_pte_at(w->mm, addr, ptep,
-		   pte_mkspecial(pte_mkyoung(pte_mkdirty(mk_pte(page,
-						w->vma->vm_page_prot)))));
-	w->entries[w->cur].res++;
-	return 0;
-}
-
-/*
- * Maps a frame at every unmapped page of the live entries: from @frames
- * (ALLOC, any frame will do) or, when @slots is given, the frame that
- * slots[first_slot[i] + k] holds for page k of entry i (READ; each slot
- * used is set to NULL). Each entry's res counts the pages mapped for it.
- * Returns the number of pages mapped. When a page table cannot be
- * allocated or frames run out, the entries from the one being walked on
- * get -ENOMEM; pages they already got stay mapped (and are counted).
- */
-unsigned long exmap_pt_install(struct mm_struct *mm,
-			       unsigned long area_start,
+unsigned long exmap_pt_install(struct exmap_ctx *ctx, struct mm_struct *mm,
+			       struct vm_area_struct *vma,
 			       struct exmap_entry *entries, unsigned int nr,
-			       struct list_head *frames, struct bio_vec *slots,
-			       const u32 *first_slot)
+			       struct exmap_frames *frames,
+			       struct bio_vec *slots, const u32 *first_slot)
 {
-	struct exmap_walk w = {
-		.mm = mm,
-		.area_start = area_start,
-		.entries = entries,
-		.frames = frames,
-		.slots = slots,
-		.first_slot = first_slot,
-	};
-	unsigned long mapped = 0;
+	struct exmap_ptw w = { .mm = mm };
+	struct vm_area_struct *evma = NULL;
+	unsigned long addr, end, stop, mapped = 0;
+	struct bio_vec *slot = NULL;
+	struct exmap_entry *e;
+	struct page *page;
 	unsigned int i;
-	int err;
+	pgprot_t prot;
+	pte_t *pte;
+	int err = 0;
 
-	err = exmap_walk_groups(&w, nr, exmap_install_pte);
+	mmap_assert_locked(mm);
 	for (i = 0; i < nr; i++) {
-		if (!exmap_entry_live(&entries[i]))
+		e = &entries[i];
+		if (!exmap_entry_live(e))
 			continue;
-		mapped += entries[i].res;
-		if (err && i >= w.cur)
+		evma = exmap_install_vma(ctx, mm, vma ? vma : evma, e);
+		if (WARN_ON_ONCE(!evma)) {
+			e->res = -EFAULT;
+			continue;
+		}
+		prot = evma->vm_page_prot;
+		if (slots)
+			slot = &slots[first_slot[i]];
+		addr = exmap_entry_start(ctx, e);
+		end = exmap_entry_end(ctx, e);
+		while (addr < end) {
+			pte = exmap_ptw_pte(&w, addr, true, &err);
+			if (!pte)
+				goto fail;
+			stop = pmd_addr_end(addr, end);
+			for (; addr < stop; addr += PAGE_SIZE, pte++) {
+				if (slots) {
+					struct bio_vec *s = slot++;
+
+					if (!pte_none(ptep_get(pte)))
+						continue;
+					page = s->bv_page;
+					s->bv_page = NULL;
+				} else {
+					if (!pte_none(ptep_get(pte)))
+						continue;
+					page = exmap_frames_pop(frames);
+					if (unlikely(!page)) {
+						err = -ENOMEM;
+						goto fail;
+					}
+				}
+				exmap_frame_set_mapped(page,
+						       exmap_addr_page(ctx, addr));
+				set_pte_at(mm, addr, pte,
+					   pte_mkspecial(pte_mkyoung(pte_mkdirty(
+						mk_pte(page, prot)))));
+				e->res++;
+			}
+		}
+		mapped += e->res;
+	}
+	exmap_ptw_unlock(&w);
+	return mapped;
+
+fail:
+	exmap_ptw_unlock(&w);
+	mapped += e->res;
+	for (; i < nr; i++) {
+		if (exmap_entry_live(&entries[i]))
 			entries[i].res = err;
 	}
 	return mapped;
 }
 
-static int exmap_clear_pte(pte_t *ptep, unsigned long addr, void *data)
+/*
+ * Clears every mapped PTE of the live entries and pushes their frames onto
+ * @frames; each entry's res counts its pages cleared. A frame that a FREE
+ * on another interface has marked for its range flush (page private >=
+ * EXMAP_FRAME_FREEING and not @owner) is left to that FREE. Does not flush
+ * the TLB: the caller flushes once for the batch (see tlb.c) before the
+ * frames may be reused. Returns the number of pages cleared.
+ */
+unsigned long exmap_pt_clear(struct exmap_ctx *ctx, struct mm_struct *mm,
+			     struct exmap_entry *entries, unsigned int nr,
+			     unsigned long owner, struct exmap_frames *frames)
 {
-	struct exmap_walk *w = data;
+	struct exmap_ptw w = { .mm = mm };
+	unsigned long addr, end, stop, v, cleared = 0;
+	struct exmap_entry *e;
 	struct page *page;
-	pte_t pte;
+	unsigned int i;
+	pte_t *pte, old;
+	int err;
 
-	if (!exmap_walk_seek(w, addr) || pte_none(*ptep))
-		return 0;
-	pte = ptep_get_and_clear(w->mm, addr, ptep);
-	/* Only this module puts PTEs into the area, all of them special. */
-	if (WARN_ON_ONCE(!pte_present(pte) || !pte_special(pte)))
-		return 0;
-	page = pte_page(pte);
-	exmap_frame_set_unmapped(page);
-	list_add_tail(&page->lru, w->frames);
-	w->entries[w->cur].res++;
-	return 0;
+	mmap_assert_locked(mm);
+	for (i = 0, e = entries; i < nr; i++, e++) {
+		if (!exmap_entry_live(e))
+			continue;
+		addr = exmap_entry_start(ctx, e);
+		end = exmap_entry_end(ctx, e);
+		for (; addr < end; addr = stop) {
+			stop = pmd_addr_end(addr, end);
+			pte = exmap_ptw_pte(&w, addr, false, &err);
+			if (!pte)
+				continue;
+			for (; addr < stop; addr += PAGE_SIZE, pte++) {
+				old = ptep_get(pte);
+				if (pte_none(old))
+					continue;
+				page = pte_page(old);
+				v = page_private(page);
+				if (v >= EXMAP_FRAME_FREEING && v != owner)
+					continue;
+				old = ptep_get_and_clear(mm, addr, pte);
+				/* Only this module maps here, all special. */
+				if (WARN_ON_ONCE(!pte_present(old) ||
+						 !pte_special(old)))
+					continue;
+				exmap_frame_set_unmapped(page);
+				exmap_frames_push(frames, page);
+				e->res++;
+			}
+		}
+		cleared += e->res;
+	}
+	exmap_ptw_unlock(&w);
+	return cleared;
 }
 
 /*
- * Clears every mapped PTE of the live entries and appends their frames to
- * @frames; each entry's res counts its pages cleared. Does not flush the
- * TLB: the caller flushes once for the batch (see tlb.c) before the frames
- * may be reused, through *@vma: the last area VMA the walk entered, set if
- * anything was cleared. Returns 0 or -ENOMEM (a page table walk could
- * not allocate; nothing is cleared from that entry on).
+ * For a FREE that lets the kernel clear and flush [start, end) itself:
+ * marks the frame of every mapped page in the range as the FREE's own
+ * (@owner), so that no other FREE unmaps it meanwhile, and pushes it onto
+ * @frames. Returns how many pages of the range it did not mark: unmapped
+ * ones, or ones another FREE owns. Only a range with none of those may be
+ * cleared by the kernel: an unmapped page may be mapped by a concurrent
+ * ALLOC before the kernel clears the range.
  */
-int exmap_pt_clear(struct mm_struct *mm, unsigned long area_start,
-		   struct exmap_entry *entries, unsigned int nr,
-		   struct list_head *frames, struct vm_area_struct **vma)
+unsigned long exmap_pt_mark(struct exmap_ctx *ctx, struct mm_struct *mm,
+			    unsigned long start, unsigned long end,
+			    unsigned long owner, struct exmap_frames *frames)
 {
-	struct exmap_walk w = {
-		.mm = mm,
-		.area_start = area_start,
-		.entries = entries,
-		.frames = frames,
-	};
+	struct exmap_ptw w = { .mm = mm };
+	unsigned long addr, stop, holes = 0;
+	struct page *page;
+	pte_t *pte, old;
 	int err;
 
-	err = exmap_walk_groups(&w, nr, exmap_clear_pte);
-	*vma = w.entered;
-	return err;
-}
-
-static int exmap_collect_pte(pte_t *ptep, unsigned long addr, void *data)
-{
-	struct exmap_walk *w = data;
-	pte_t pte = *ptep;
-
-	if (!exmap_walk_seek(w, addr) || pte_none(pte))
-		return 0;
-	if (w->slots)
-		exmap_walk_slot(w, addr)->bv_page = pte_page(pte);
-	w->entries[w->cur].res++;
-	return 0;
+	mmap_assert_locked(mm);
+	for (addr = start; addr < end; addr = stop) {
+		stop = pmd_addr_end(addr, end);
+		pte = exmap_ptw_pte(&w, addr, false, &err);
+		if (!pte) {
+			holes += (stop - addr) >> PAGE_SHIFT;
+			continue;
+		}
+		for (; addr < stop; addr += PAGE_SIZE, pte++) {
+			old = ptep_get(pte);
+			if (pte_none(old)) {
+				holes++;
+				continue;
+			}
+			page = pte_page(old);
+			if (page_private(page) >= EXMAP_FRAME_FREEING) {
+				holes++;
+				continue;
+			}
+			set_page_private(page, owner);
+			exmap_frames_push(frames, page);
+		}
+	}
+	exmap_ptw_unlock(&w);
+	return holes;
 }
 
 /*
  * Adds to each live entry's res the number of its pages that are mapped,
  * and with @slots records their frames (see exmap_pt_install()); slots of
- * unmapped pages are left alone. Returns 0 or -ENOMEM as exmap_pt_clear().
+ * unmapped pages are left alone.
  */
-int exmap_pt_collect(struct mm_struct *mm, unsigned long area_start,
-		     struct exmap_entry *entries, unsigned int nr,
-		     struct bio_vec *slots, const u32 *first_slot)
+void exmap_pt_collect(struct exmap_ctx *ctx, struct mm_struct *mm,
+		      struct exmap_entry *entries, unsigned int nr,
+		      struct bio_vec *slots, const u32 *first_slot)
 {
-	struct exmap_walk w = {
-		.mm = mm,
-		.area_start = area_start,
-		.entries = entries,
-		.slots = slots,
-		.first_slot = first_slot,
-	};
+	struct exmap_ptw w = { .mm = mm };
+	unsigned long addr, end, stop;
+	struct bio_vec *slot = NULL;
+	struct exmap_entry *e;
+	unsigned int i;
+	pte_t *pte;
+	int err;
 
-	return exmap_walk_groups(&w, nr, exmap_collect_pte);
+	mmap_assert_locked(mm);
+	for (i = 0, e = entries; i < nr; i++, e++) {
+		if (!exmap_entry_live(e))
+			continue;
+		if (slots)
+			slot = &slots[first_slot[i]];
+		addr = exmap_entry_start(ctx, e);
+		end = exmap_entry_end(ctx, e);
+		for (; addr < end; addr = stop) {
+			stop = pmd_addr_end(addr, end);
+			pte = exmap_ptw_pte(&w, addr, false, &err);
+			if (!pte) {
+				if (slots)
+					slot += (stop - addr) >> PAGE_SHIFT;
+				continue;
+			}
+			for (; addr < stop; addr += PAGE_SIZE, pte++) {
+				pte_t val = ptep_get(pte);
+
+				if (!pte_none(val)) {
+					if (slots)
+						slot->bv_page = pte_page(val);
+					e->res++;
+				}
+				if (slots)
+					slot++;
+			}
+		}
+	}
+	exmap_ptw_unlock(&w);
 }

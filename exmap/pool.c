@@ -7,11 +7,13 @@
  * allocates the same number of pages all day long, and the page allocator
  * would only slow that down.
  *
- * Free frames live on per-interface lists so that a thread that frees and
- * allocates on its own interface touches no shared cache line. An interface
- * that collects more than it needs hands its whole list to the global list
- * in one splice; an interface that runs dry takes from its own list, then
- * the global list, then the system, and last steals from other interfaces.
+ * Free frames sit on stacks (struct exmap_frames, linked through the
+ * frames themselves): one per interface, so that a thread that frees and
+ * allocates on its own interface touches no shared cache line, and a global
+ * one. An interface that collects more than it needs hands its whole stack
+ * to the global one in one splice; an interface that runs dry takes from
+ * its own stack, then the global one, then the system, and last steals from
+ * other interfaces.
  *
  * Lock order: an interface's free_lock, then the pool lock; neither is held
  * while allocating.
@@ -33,18 +35,61 @@
 #define EXMAP_FRAME_GFP	(GFP_HIGHUSER | __GFP_ZERO | __GFP_ACCOUNT | \
 			 __GFP_RETRY_MAYFAIL | __GFP_NOWARN)
 
+/* Moves all of @from onto @to, in one step. */
+static void exmap_frames_splice(struct exmap_frames *from,
+				struct exmap_frames *to)
+{
+	if (!from->nr)
+		return;
+	*exmap_frame_link(from->tail) = to->head;
+	if (!to->head)
+		to->tail = from->tail;
+	to->head = from->head;
+	to->nr += from->nr;
+	*from = EXMAP_FRAMES_INIT;
+}
+
+/*
+ * Moves up to @want frames from @from onto @to; returns how many. All of
+ * @from moves in one step; part of it costs a walk over the frames moved,
+ * which their taker touches next anyway.
+ */
+static unsigned long exmap_frames_cut(struct exmap_frames *from,
+				      unsigned long want,
+				      struct exmap_frames *to)
+{
+	struct page *first = from->head, *last = first;
+	unsigned long n;
+
+	if (!want || !from->nr)
+		return 0;
+	if (want >= from->nr) {
+		n = from->nr;
+		exmap_frames_splice(from, to);
+		return n;
+	}
+	for (n = 1; n < want; n++)
+		last = *exmap_frame_link(last);
+	from->head = *exmap_frame_link(last);
+	from->nr -= want;
+	*exmap_frame_link(last) = to->head;
+	if (!to->head)
+		to->tail = last;
+	to->head = first;
+	to->nr += want;
+	return want;
+}
+
 void exmap_pool_init(struct exmap_ctx *ctx, unsigned long size)
 {
 	struct exmap_pool *pool = &ctx->pool;
 
 	pool->size = size;
 	spin_lock_init(&pool->lock);
-	INIT_LIST_HEAD(&pool->free);
-	pool->nr_free = 0;
+	pool->free = EXMAP_FRAMES_INIT;
 	mutex_init(&pool->grow_lock);
 	xa_init(&pool->frames);
 	pool->taken = 0;
-	atomic_long_set(&pool->in_use, 0);
 }
 
 /* Called at release, when no VMA maps any frame any more. */
@@ -68,56 +113,30 @@ unsigned long exmap_pool_nr_taken(struct exmap_ctx *ctx)
 	return READ_ONCE(ctx->pool.taken);
 }
 
-/* Moves up to @want frames from @from to the tail of @out. */
-static unsigned long exmap_list_take(struct list_head *from,
-				     unsigned long *nr_from,
-				     unsigned long want, struct list_head *out)
-{
-	struct list_head *pos;
-	unsigned long n;
-
-	if (!*nr_from || !want)
-		return 0;
-	if (want >= *nr_from) {
-		n = *nr_from;
-		list_splice_tail_init(from, out);
-	} else {
-		LIST_HEAD(cut);
-
-		n = 0;
-		list_for_each(pos, from) {
-			if (++n == want)
-				break;
-		}
-		list_cut_position(&cut, from, pos);
-		list_splice_tail(&cut, out);
-	}
-	*nr_from -= n;
-	return n;
-}
-
 static unsigned long exmap_take_local(struct exmap_interface *iface,
 				      unsigned long want,
-				      struct list_head *out)
+				      struct exmap_frames *out)
 {
 	unsigned long n;
 
+	if (!READ_ONCE(iface->free.nr))
+		return 0;
 	spin_lock(&iface->free_lock);
-	n = exmap_list_take(&iface->free, &iface->nr_free, want, out);
+	n = exmap_frames_cut(&iface->free, want, out);
 	spin_unlock(&iface->free_lock);
 	return n;
 }
 
 static unsigned long exmap_take_global(struct exmap_pool *pool,
 				       unsigned long want,
-				       struct list_head *out)
+				       struct exmap_frames *out)
 {
 	unsigned long n;
 
-	if (!READ_ONCE(pool->nr_free))
+	if (!READ_ONCE(pool->free.nr))
 		return 0;
 	spin_lock(&pool->lock);
-	n = exmap_list_take(&pool->free, &pool->nr_free, want, out);
+	n = exmap_frames_cut(&pool->free, want, out);
 	spin_unlock(&pool->lock);
 	return n;
 }
@@ -127,7 +146,7 @@ static unsigned long exmap_take_global(struct exmap_pool *pool,
  * the system's reserve (see limits.c).
  */
 static unsigned long exmap_grow(struct exmap_pool *pool, unsigned long want,
-				struct list_head *out)
+				struct exmap_frames *out)
 {
 	unsigned long n = 0, allowed = 0;
 	struct page *page;
@@ -155,7 +174,7 @@ static unsigned long exmap_grow(struct exmap_pool *pool, unsigned long want,
 			break;
 		}
 		exmap_frame_set_unmapped(page);
-		list_add_tail(&page->lru, out);
+		exmap_frames_push(out, page);
 		/* Readers outside grow_lock only compare it with the size. */
 		WRITE_ONCE(pool->taken, pool->taken + 1);
 		n++;
@@ -168,15 +187,13 @@ static unsigned long exmap_grow(struct exmap_pool *pool, unsigned long want,
 }
 
 static unsigned long exmap_steal(struct exmap_ctx *ctx, unsigned int ifidx,
-				 unsigned long want, struct list_head *out)
+				 unsigned long want, struct exmap_frames *out)
 {
 	unsigned long n = 0;
 	unsigned int i, victim;
 
 	for (i = 1; i < ctx->nr_interfaces && n < want; i++) {
 		victim = (ifidx + i) % ctx->nr_interfaces;
-		if (!READ_ONCE(ctx->ifaces[victim].nr_free))
-			continue;
 		n += exmap_take_local(&ctx->ifaces[victim], want - n, out);
 	}
 	if (n)
@@ -185,41 +202,28 @@ static unsigned long exmap_steal(struct exmap_ctx *ctx, unsigned int ifidx,
 }
 
 /*
- * Takes up to @want free frames for interface @ifidx from the free lists
- * only, and appends them to @out. The frames are unmapped and not counted
- * as in use. Returns how many it took.
+ * Takes up to @want free frames for interface @ifidx and pushes them onto
+ * @out: from its own stack, the global one, the system (only if
+ * @may_grow: it may sleep) and the other interfaces, in that order. The
+ * frames are unmapped. Returns how many it took; fewer than @want: the
+ * pool is exhausted (or would have had to grow).
  */
-unsigned long exmap_pool_get_free(struct exmap_ctx *ctx, unsigned int ifidx,
-				  unsigned long want, struct list_head *out)
+unsigned long exmap_pool_get(struct exmap_ctx *ctx, unsigned int ifidx,
+			     unsigned long want, struct exmap_frames *out,
+			     bool may_grow)
 {
 	unsigned long n;
 
 	n = exmap_take_local(&ctx->ifaces[ifidx], want, out);
 	if (n < want)
 		n += exmap_take_global(&ctx->pool, want - n, out);
-	return n;
-}
-
-/*
- * Like exmap_pool_get_free(), but when the free lists run dry also takes
- * fresh frames from the system (up to the pool size; only if @may_sleep)
- * and then steals from other interfaces. Fewer than @want: the pool is
- * exhausted (or would have had to sleep).
- */
-unsigned long exmap_pool_get(struct exmap_ctx *ctx, unsigned int ifidx,
-			     unsigned long want, struct list_head *out,
-			     bool may_sleep)
-{
-	unsigned long n;
-
-	n = exmap_pool_get_free(ctx, ifidx, want, out);
-	if (n < want && may_sleep)
+	if (n < want && may_grow)
 		n += exmap_grow(&ctx->pool, want - n, out);
 	if (n < want)
 		n += exmap_steal(ctx, ifidx, want - n, out);
 	/*
-	 * An interface may have spilled its list to the global one after the
-	 * look at the global list and before the look at the interface.
+	 * An interface may have spilled its stack to the global one after the
+	 * look at the global stack and before the look at the interface.
 	 */
 	if (n < want)
 		n += exmap_take_global(&ctx->pool, want - n, out);
@@ -227,32 +231,29 @@ unsigned long exmap_pool_get(struct exmap_ctx *ctx, unsigned int ifidx,
 }
 
 /*
- * Gives @nr unmapped frames back to interface @ifidx. The caller has made
- * sure no TLB can still reach them.
+ * Gives the unmapped frames on @frames back to interface @ifidx and empties
+ * @frames. The caller has made sure no TLB can still reach them.
  */
 void exmap_pool_put(struct exmap_ctx *ctx, unsigned int ifidx,
-		    struct list_head *frames, unsigned long nr)
+		    struct exmap_frames *frames)
 {
 	struct exmap_interface *iface = &ctx->ifaces[ifidx];
 	struct exmap_pool *pool = &ctx->pool;
 
-	if (!nr)
+	if (!frames->nr)
 		return;
 
 	spin_lock(&iface->free_lock);
-	list_splice_init(frames, &iface->free);
-	iface->nr_free += nr;
+	exmap_frames_splice(frames, &iface->free);
 	/*
-	 * The spill happens under both locks: frames that were on no list
-	 * for a moment would make a concurrent ALLOC that finds every list
+	 * The spill happens under both locks: frames that were on no stack
+	 * for a moment would make a concurrent ALLOC that finds every stack
 	 * short fail with -ENOMEM although the pool has them.
 	 */
-	if (iface->nr_free > EXMAP_LOCAL_MAX) {
+	if (iface->free.nr > EXMAP_LOCAL_MAX) {
 		spin_lock(&pool->lock);
-		list_splice_init(&iface->free, &pool->free);
-		pool->nr_free += iface->nr_free;
+		exmap_frames_splice(&iface->free, &pool->free);
 		spin_unlock(&pool->lock);
-		iface->nr_free = 0;
 	}
 	spin_unlock(&iface->free_lock);
 }
@@ -268,25 +269,22 @@ void exmap_pool_put(struct exmap_ctx *ctx, unsigned int ifidx,
 void exmap_pool_reclaim(struct exmap_ctx *ctx, unsigned long first,
 			unsigned long end)
 {
+	struct exmap_frames freed = EXMAP_FRAMES_INIT;
 	struct exmap_pool *pool = &ctx->pool;
-	unsigned long idx, mapped, n = 0;
+	unsigned long idx, at;
 	struct page *page;
-	LIST_HEAD(freed);
 
 	xa_for_each(&pool->frames, idx, page) {
-		mapped = page_private(page);
-		if (!mapped || mapped - 1 < first || mapped - 1 >= end)
+		if (!exmap_frame_index(page, &at) || at < first || at >= end)
 			continue;
 		exmap_frame_set_unmapped(page);
-		list_add(&page->lru, &freed);
-		n++;
+		exmap_frames_push(&freed, page);
 	}
-	if (!n)
+	if (!freed.nr)
 		return;
 
-	atomic_long_sub(n, &pool->in_use);
+	atomic64_add(freed.nr, &ctx->stats.reclaimed);
 	spin_lock(&pool->lock);
-	list_splice(&freed, &pool->free);
-	pool->nr_free += n;
+	exmap_frames_splice(&freed, &pool->free);
 	spin_unlock(&pool->lock);
 }

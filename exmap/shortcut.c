@@ -29,41 +29,39 @@ static ssize_t exmap_shortcut(struct file *file, unsigned long addr,
 	struct mm_struct *mm = current->mm;
 	struct exmap_io_cmd cmd;
 	struct exmap_entry entry;
+	unsigned long page;
 	u32 first_slot;
 	struct exmap_io_space space = {
 		.cmds = &cmd, .first_slot = &first_slot, .slots = slots,
 		.max_nr = 1, .max_pages = EXMAP_SHORTCUT_INLINE,
 	};
-	unsigned long start;
 	int ret;
 
-	/* Pairs with the release at the end of SETUP. */
-	if (!smp_load_acquire(&ctx->ready))
-		return -EINVAL;
-	/* Pairs with the release when the area is mapped. */
-	if (smp_load_acquire(&ctx->mm) != mm)
-		return -ENXIO;
-	ret = exmap_io_allowed(ctx, opcode);
+	ret = exmap_gate_ready(ctx);
 	if (ret)
 		return ret;
-	if (pos < 0 || pos >= ctx->nr_interfaces ||
-	    !PAGE_ALIGNED(addr) || !PAGE_ALIGNED(count) || !count ||
-	    count > EXMAP_ENTRY_MAX_PAGES * PAGE_SIZE ||
-	    addr < ctx->area_start ||
-	    (addr - ctx->area_start) >> PAGE_SHIFT >= ctx->area_pages ||
-	    count >> PAGE_SHIFT > ctx->area_pages -
-				  ((addr - ctx->area_start) >> PAGE_SHIFT))
+	if (pos < 0 || pos >= ctx->nr_interfaces || !PAGE_ALIGNED(addr) ||
+	    !PAGE_ALIGNED(count) || !count ||
+	    count > EXMAP_ENTRY_MAX_PAGES * PAGE_SIZE)
 		return -EINVAL;
-
-	start = addr - ctx->area_start;
-	entry.page = start >> PAGE_SHIFT;
+	ret = exmap_gate_io(ctx, opcode);
+	if (ret)
+		return ret;
+	ret = exmap_gate_caller(ctx);
+	if (ret)
+		return ret;
+	page = exmap_addr_page(ctx, addr);
+	if (addr < ctx->area_start ||
+	    !exmap_run_in_area(ctx, page, count >> PAGE_SHIFT))
+		return -EINVAL;
+	entry.page = page;
 	entry.len = count >> PAGE_SHIFT;
 	entry.res = 0;
 
 	if (!exmap_area_whole(ctx)) {
 		if (mmap_read_lock_killable(mm))
 			return -EINTR;
-		if (!exmap_area_vma(ctx, mm, addr, addr + count))
+		if (!exmap_entry_vma(ctx, mm, &entry))
 			ret = -EINVAL;
 		mmap_read_unlock(mm);
 		if (ret)
@@ -71,7 +69,7 @@ static ssize_t exmap_shortcut(struct file *file, unsigned long addr,
 	}
 
 	ret = exmap_io_sync(ctx, pos, opcode == EXMAP_OP_WRITE, &entry, 1,
-			    &space);
+			    &space, NULL);
 	if (ret)
 		return ret;
 	return entry.res < 0 ? entry.res : count;

@@ -20,6 +20,13 @@
  * area. That gather clears nothing, sees the nested flush and flushes the
  * whole mm once; then the count drops. On x86 a range of more than 33 pages
  * is flushed whole anyway, so a batch loses nothing over a range flush.
+ *
+ * A FREE of one short run of pages does better with a flush of just that
+ * run: zap_vma_ptes() over the run, with no flush pending, clears the PTEs
+ * itself and flushes only the pages it cleared (on x86, page by page up to
+ * 33 pages), on the CPUs that run the mm and are not lazy. A full flush
+ * also throws away every other TLB entry of the process, which it then
+ * refills miss by miss. alloc.c decides which to use.
  */
 #include <linux/mm.h>
 #include <linux/mm_inline.h>
@@ -34,9 +41,8 @@
  * Called between exmap_tlb_batch_begin() and exmap_tlb_batch_end().
  */
 void exmap_tlb_notify(struct mm_struct *mm, unsigned long start,
-		      unsigned int pages)
+		      unsigned long end)
 {
-	unsigned long end = start + ((unsigned long)pages << PAGE_SHIFT);
 	struct vm_area_struct *vma;
 
 	while (start < end) {
@@ -67,4 +73,16 @@ void exmap_tlb_batch_end(struct mm_struct *mm, struct vm_area_struct *vma,
 	if (flush && !WARN_ON_ONCE(!vma || vma->vm_mm != mm))
 		zap_vma_ptes(vma, vma->vm_start, 0);
 	dec_tlb_flush_pending(mm);
+}
+
+/*
+ * Clears the PTEs of [start, end), a range inside @vma, and flushes the
+ * TLB entries of that range alone. Secondary MMUs hear of it through the
+ * same call. Called with mmap_lock held and no flush of this caller
+ * pending.
+ */
+void exmap_tlb_zap_range(struct vm_area_struct *vma, unsigned long start,
+			 unsigned long end)
+{
+	zap_vma_ptes(vma, start, end - start);
 }

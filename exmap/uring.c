@@ -61,14 +61,11 @@ static void exmap_uring_finish(struct io_uring_cmd *ioucmd,
 	long res;
 
 	moved = exmap_io_results(io);
-	if (io->write) {
-		atomic64_add(moved, &ctx->stats.write_pages);
-		atomic64_inc(&ctx->stats.write_calls);
-	} else {
-		atomic64_add(moved, &ctx->stats.read_pages);
-		atomic64_inc(&ctx->stats.read_calls);
+	exmap_count_io(ctx, NULL, io->write, moved);
+	if (!io->write) {
 		if (current->mm == ctx->mm && !(current->flags & PF_EXITING)) {
-			exmap_io_map(io, current->mm);
+			exmap_count_mapped(ctx, NULL,
+					   exmap_io_map(io, current->mm));
 		} else {
 			if (req->entry.res >= 0)
 				req->entry.res = -ECANCELED;
@@ -88,7 +85,10 @@ static void exmap_uring_io_done(struct exmap_io *io)
 	io_uring_cmd_complete_in_task(req->ioucmd, exmap_uring_finish);
 }
 
-/* Reads and checks the command; the same rules as an ACTION entry. */
+/*
+ * Reads and checks the command, in the order of an ACTION's checks (see
+ * gate.c); the run obeys the rules of an ACTION entry.
+ */
 static int exmap_uring_prep(struct exmap_ctx *ctx, struct io_uring_cmd *ioucmd,
 			    struct exmap_entry *entry, unsigned int *ifidx)
 {
@@ -97,27 +97,26 @@ static int exmap_uring_prep(struct exmap_ctx *ctx, struct io_uring_cmd *ioucmd,
 	u16 resv;
 	int ret;
 
-	/* Pairs with the release at the end of SETUP. */
-	if (!smp_load_acquire(&ctx->ready))
-		return -EINVAL;
-	/* Pairs with the release when the area is mapped. */
-	if (smp_load_acquire(&ctx->mm) != current->mm)
-		return -ENXIO;
-	if (ioucmd->cmd_op != EXMAP_OP_READ && ioucmd->cmd_op != EXMAP_OP_WRITE)
-		return -EINVAL;
-	ret = exmap_io_allowed(ctx, ioucmd->cmd_op);
+	ret = exmap_gate_ready(ctx);
 	if (ret)
 		return ret;
-
 	entry->page = READ_ONCE(c->page);
 	entry->len = READ_ONCE(c->len);
 	entry->res = 0;
 	resv = READ_ONCE(c->resv);
 	interface = READ_ONCE(c->interface);
 	flags = READ_ONCE(c->flags);
-	if (resv || flags || interface >= ctx->nr_interfaces || !entry->len ||
-	    entry->len > EXMAP_ENTRY_MAX_PAGES ||
-	    (u64)entry->page + entry->len > ctx->area_pages)
+	if ((ioucmd->cmd_op != EXMAP_OP_READ &&
+	     ioucmd->cmd_op != EXMAP_OP_WRITE) ||
+	    resv || flags || interface >= ctx->nr_interfaces)
+		return -EINVAL;
+	ret = exmap_gate_io(ctx, ioucmd->cmd_op);
+	if (ret)
+		return ret;
+	ret = exmap_gate_caller(ctx);
+	if (ret)
+		return ret;
+	if (!exmap_run_in_area(ctx, entry->page, entry->len))
 		return -EINVAL;
 	*ifidx = interface;
 	return 0;
