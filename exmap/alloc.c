@@ -9,15 +9,41 @@
  */
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
+#include <linux/moduleparam.h>
 
 #include "exmap.h"
 
 /*
- * The longest run of pages a FREE flushes page by page instead of flushing
- * the whole address space: x86 flushes a longer range whole anyway
- * (tlb_single_page_flush_ceiling).
+ * The longest run of pages a FREE flushes by itself instead of flushing the
+ * whole address space. x86 flushes a longer range whole anyway
+ * (tlb_single_page_flush_ceiling, 33), so more is pointless; 0 turns the
+ * range flush off.
  */
-#define EXMAP_RANGE_FLUSH_PAGES	33
+#define EXMAP_RANGE_FLUSH_MAX	33
+static unsigned int range_flush_pages = EXMAP_RANGE_FLUSH_MAX;
+
+static int exmap_range_flush_set(const char *val,
+				 const struct kernel_param *kp)
+{
+	unsigned int pages;
+	int ret = kstrtouint(val, 0, &pages);
+
+	if (ret)
+		return ret;
+	if (pages > EXMAP_RANGE_FLUSH_MAX)
+		return -EINVAL;
+	WRITE_ONCE(range_flush_pages, pages);
+	return 0;
+}
+
+static const struct kernel_param_ops exmap_range_flush_ops = {
+	.set = exmap_range_flush_set,
+	.get = param_get_uint,
+};
+module_param_cb(range_flush_pages, &exmap_range_flush_ops,
+		&range_flush_pages, 0644);
+MODULE_PARM_DESC(range_flush_pages,
+		 "Longest run of pages a FREE flushes alone, not the whole mm (0-33, default 33; 0: off)");
 
 /*
  * ALLOC when the free lists held fewer frames than the entries have pages:
@@ -92,13 +118,13 @@ static bool exmap_free_is_short_run(struct exmap_ctx *ctx,
 				    unsigned long *end)
 {
 	u64 first = entries[0].page, next = first;
-	unsigned int i;
+	unsigned int i, max = READ_ONCE(range_flush_pages);
 
 	for (i = 0; i < nr; i++) {
 		if (entries[i].page != next)
 			return false;
 		next += entries[i].len;
-		if (next - first > EXMAP_RANGE_FLUSH_PAGES)
+		if (next - first > max)
 			return false;
 	}
 	*start = exmap_page_addr(ctx, first);

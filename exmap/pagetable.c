@@ -75,19 +75,13 @@ static int exmap_pte_nop(pte_t *pte, unsigned long addr, void *data)
 	return 0;
 }
 
-/*
- * The PTE of @addr, with its page table locked. Unlocks the table held
- * before when @addr lies in another one. Returns NULL when there is no
- * table: then *@err is 0, or, with @create, the error of making one.
- */
-static pte_t *exmap_ptw_pte(struct exmap_ptw *w, unsigned long addr,
-			    bool create, int *err)
+/* Moves the walk to the page table of @addr; see exmap_ptw_pte(). */
+static pte_t *exmap_ptw_move(struct exmap_ptw *w, unsigned long addr,
+			     bool create, int *err)
 {
 	unsigned long table = addr & PMD_MASK;
 	pmd_t *pmd;
 
-	if (w->ptes && w->table == table)
-		return w->ptes + pte_index(addr);
 	exmap_ptw_unlock(w);
 	if (need_resched())
 		cond_resched();
@@ -112,15 +106,32 @@ static pte_t *exmap_ptw_pte(struct exmap_ptw *w, unsigned long addr,
 	return w->ptes + pte_index(addr);
 }
 
-/* The protection the pages of entry @e get: that of the piece it lies in. */
+/*
+ * The PTE of @addr, with its page table locked. Unlocks the table held
+ * before when @addr lies in another one. Returns NULL when there is no
+ * table: then *@err is 0, or, with @create, the error of making one.
+ */
+static __always_inline pte_t *exmap_ptw_pte(struct exmap_ptw *w,
+					    unsigned long addr, bool create,
+					    int *err)
+{
+	if (likely(w->ptes && w->table == (addr & PMD_MASK)))
+		return w->ptes + pte_index(addr);
+	return exmap_ptw_move(w, addr, create, err);
+}
+
+/*
+ * The piece of the area entry @e lies in, whose protection its pages get:
+ * @last if it is that piece, else looked up.
+ */
 static struct vm_area_struct *exmap_install_vma(struct exmap_ctx *ctx,
 						struct mm_struct *mm,
-						struct vm_area_struct *vma,
+						struct vm_area_struct *last,
 						const struct exmap_entry *e)
 {
-	if (vma && vma->vm_start <= exmap_entry_start(ctx, e) &&
-	    exmap_entry_end(ctx, e) <= vma->vm_end)
-		return vma;
+	if (last && last->vm_start <= exmap_entry_start(ctx, e) &&
+	    exmap_entry_end(ctx, e) <= last->vm_end)
+		return last;
 	return exmap_entry_vma(ctx, mm, e);
 }
 
@@ -144,7 +155,7 @@ unsigned long exmap_pt_install(struct exmap_ctx *ctx, struct mm_struct *mm,
 			       struct bio_vec *slots, const u32 *first_slot)
 {
 	struct exmap_ptw w = { .mm = mm };
-	struct vm_area_struct *evma = NULL;
+	struct vm_area_struct *evma = vma;
 	unsigned long addr, end, stop, mapped = 0;
 	struct bio_vec *slot = NULL;
 	struct exmap_entry *e;
@@ -159,10 +170,12 @@ unsigned long exmap_pt_install(struct exmap_ctx *ctx, struct mm_struct *mm,
 		e = &entries[i];
 		if (!exmap_entry_live(e))
 			continue;
-		evma = exmap_install_vma(ctx, mm, vma ? vma : evma, e);
-		if (WARN_ON_ONCE(!evma)) {
-			e->res = -EFAULT;
-			continue;
+		if (!vma) {
+			evma = exmap_install_vma(ctx, mm, evma, e);
+			if (WARN_ON_ONCE(!evma)) {
+				e->res = -EFAULT;
+				continue;
+			}
 		}
 		prot = evma->vm_page_prot;
 		if (slots)

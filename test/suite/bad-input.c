@@ -328,6 +328,88 @@ static void test_pool_exhausted(void **state)
 	assert_int_equal(st.frames_taken, POOL);
 }
 
+/*
+ * Entries may overlap and each page counts once, also when the pool is
+ * nearly full: two entries over the same 8 pages need 8 frames, not 16;
+ * 64 entries naming one page need one.
+ */
+static void test_overlap_small_pool(void **state)
+{
+	struct exmap_stats st;
+	struct exmap_iov *vec;
+	int fd = t_open();
+	char *area;
+
+	(void)state;
+	assert_int_equal(t_setup(fd, 8, 1), 0);
+	area = t_map_area(fd, 64);
+	assert_non_null(area);
+	vec = t_map_interface(fd, 0);
+	assert_non_null(vec);
+
+	t_fill_vec(vec, 2, 0, 0, 8);
+	assert_int_equal(t_action(fd, 0, EXMAP_OP_ALLOC, 2), 0);
+	assert_int_equal(vec[0].res, 8);
+	assert_int_equal(vec[1].res, 0);
+	assert_int_equal(t_stats(fd, &st), 0);
+	assert_int_equal(st.frames_in_use, 8);
+	assert_int_equal(st.frames_taken, 8);
+
+	t_fill_vec(vec, 1, 0, 0, 8);
+	assert_int_equal(t_action(fd, 0, EXMAP_OP_FREE, 1), 0);
+	assert_int_equal(vec[0].res, 8);
+
+	/* All 8 frames are free again: 64 entries of one page take one. */
+	t_fill_vec(vec, 64, 3, 0, 1);
+	assert_int_equal(t_action(fd, 0, EXMAP_OP_ALLOC, 64), 0);
+	assert_int_equal(vec[0].res, 1);
+	for (unsigned int i = 1; i < 64; i++)
+		assert_int_equal(vec[i].res, 0);
+	assert_int_equal(t_stats(fd, &st), 0);
+	assert_int_equal(st.frames_in_use, 1);
+	area[3 * T_PAGE] = 1;
+	assert_true(t_read_faults(area + 4 * T_PAGE));
+
+	munmap(vec, T_PAGE);
+	munmap(area, 64 * T_PAGE);
+	close(fd);
+}
+
+/*
+ * A context with N pages mapped holds about N frames: 512 entries naming
+ * one page take one frame from the system, not 512.
+ */
+static void test_overlap_takes_one_frame(void **state)
+{
+	long before = t_frames_held();
+	struct exmap_stats st;
+	struct exmap_iov *vec;
+	int fd = t_open();
+	char *area;
+
+	(void)state;
+	assert_true(before >= 0);
+	assert_int_equal(t_setup(fd, 1024, 1), 0);
+	area = t_map_area(fd, 64);
+	assert_non_null(area);
+	vec = t_map_interface(fd, 0);
+	assert_non_null(vec);
+
+	t_fill_vec(vec, EXMAP_VEC_MAX, 5, 0, 1);
+	assert_int_equal(t_action(fd, 0, EXMAP_OP_ALLOC, EXMAP_VEC_MAX), 0);
+	assert_int_equal(vec[0].res, 1);
+	assert_int_equal(vec[EXMAP_VEC_MAX - 1].res, 0);
+	assert_int_equal(t_stats(fd, &st), 0);
+	assert_int_equal(st.frames_in_use, 1);
+	assert_int_equal(st.frames_taken, 1);
+	assert_int_equal(t_frames_held(), before + 1);
+
+	munmap(vec, T_PAGE);
+	munmap(area, 64 * T_PAGE);
+	close(fd);
+	assert_int_equal(t_frames_held(), before);
+}
+
 static void test_area_twice(void **state)
 {
 	struct fixture *f = *state;
@@ -369,6 +451,21 @@ static void test_interface_rejects(void **state)
 	assert_int_equal(errno, EINVAL);
 	p = mmap(NULL, T_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, f->fd,
 		 EXMAP_OFF_INTERFACE(1));
+	assert_true(p == MAP_FAILED);
+	assert_int_equal(errno, EINVAL);
+	/*
+	 * mmap() rounds a length up to whole pages before the module sees
+	 * it: any length up to 4096 maps the interface page, longer ones are
+	 * refused (above).
+	 */
+	p = mmap(NULL, 100, PROT_READ | PROT_WRITE, MAP_SHARED, f->fd,
+		 EXMAP_OFF_INTERFACE(0));
+	assert_true(p != MAP_FAILED);
+	f->vec[0].page = 4321;
+	assert_int_equal(((struct exmap_iov *)p)[0].page, 4321);
+	munmap(p, 100);
+	p = mmap(NULL, T_PAGE + 1, PROT_READ | PROT_WRITE, MAP_SHARED, f->fd,
+		 EXMAP_OFF_INTERFACE(0));
 	assert_true(p == MAP_FAILED);
 	assert_int_equal(errno, EINVAL);
 	/* A good interface mapping is the same page as any other of it. */
@@ -454,6 +551,8 @@ int main(void)
 						ready_setup, ready_teardown),
 		cmocka_unit_test_setup_teardown(test_pool_exhausted,
 						ready_setup, ready_teardown),
+		cmocka_unit_test(test_overlap_small_pool),
+		cmocka_unit_test(test_overlap_takes_one_frame),
 		cmocka_unit_test_setup_teardown(test_area_twice,
 						ready_setup, ready_teardown),
 		cmocka_unit_test(test_area_private),
