@@ -67,7 +67,7 @@ int exmap_area_mmap(struct exmap_ctx *ctx, struct vm_area_struct *vma)
 {
 	unsigned long pages = vma_pages(vma);
 
-	mmap_assert_write_locked(vma->vm_mm);
+	exmap_assert_mmap_write_locked(vma->vm_mm);
 	lockdep_assert_held(&ctx->setup_lock);
 	if (ctx->mm)
 		return -EBUSY;
@@ -145,7 +145,7 @@ struct vm_area_struct *exmap_area_whole_vma(struct exmap_ctx *ctx,
 {
 	unsigned long end = exmap_page_addr(ctx, ctx->area_pages);
 
-	mmap_assert_locked(mm);
+	exmap_assert_mmap_locked(mm);
 	if (!exmap_area_whole(ctx))
 		return NULL;
 	return exmap_area_vma(ctx, mm, ctx->area_start, end);

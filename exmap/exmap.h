@@ -69,6 +69,14 @@ struct exmap_entry {
 	s16 res;
 };
 
+/*
+ * mmap_assert_locked() and mmap_assert_write_locked() call dump_mm() under
+ * CONFIG_DEBUG_VM, which is not exported to modules: lockdep alone checks.
+ */
+#define exmap_assert_mmap_locked(mm)	lockdep_assert_held(&(mm)->mmap_lock)
+#define exmap_assert_mmap_write_locked(mm) \
+	lockdep_assert_held_write(&(mm)->mmap_lock)
+
 static inline bool exmap_entry_live(const struct exmap_entry *e)
 {
 	return e->res >= 0;

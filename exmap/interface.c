@@ -82,7 +82,7 @@ int exmap_interface_mmap(struct exmap_ctx *ctx, struct vm_area_struct *vma)
 	unsigned long idx = vma->vm_pgoff - 1;
 	struct page *page;
 
-	mmap_assert_write_locked(vma->vm_mm);
+	exmap_assert_mmap_write_locked(vma->vm_mm);
 	if (idx >= ctx->nr_interfaces)
 		return -EINVAL;
 	/* mmap() has rounded the length up to whole pages already. */

@@ -156,7 +156,7 @@ unsigned long exmap_pt_install(struct exmap_ctx *ctx, struct mm_struct *mm,
 {
 	struct exmap_ptw w = { .mm = mm };
 	struct vm_area_struct *evma = vma;
-	unsigned long addr, end, stop, mapped = 0;
+	unsigned long addr, end, stop, index, mapped = 0;
 	struct bio_vec *slot = NULL;
 	struct exmap_entry *e;
 	struct page *page;
@@ -165,7 +165,7 @@ unsigned long exmap_pt_install(struct exmap_ctx *ctx, struct mm_struct *mm,
 	pte_t *pte;
 	int err = 0;
 
-	mmap_assert_locked(mm);
+	exmap_assert_mmap_locked(mm);
 	for (i = 0; i < nr; i++) {
 		e = &entries[i];
 		if (!exmap_entry_live(e))
@@ -180,6 +180,7 @@ unsigned long exmap_pt_install(struct exmap_ctx *ctx, struct mm_struct *mm,
 		prot = evma->vm_page_prot;
 		if (slots)
 			slot = &slots[first_slot[i]];
+		index = e->page;
 		addr = exmap_entry_start(ctx, e);
 		end = exmap_entry_end(ctx, e);
 		while (addr < end) {
@@ -187,7 +188,7 @@ unsigned long exmap_pt_install(struct exmap_ctx *ctx, struct mm_struct *mm,
 			if (!pte)
 				goto fail;
 			stop = pmd_addr_end(addr, end);
-			for (; addr < stop; addr += PAGE_SIZE, pte++) {
+			for (; addr < stop; addr += PAGE_SIZE, pte++, index++) {
 				if (slots) {
 					struct bio_vec *s = slot++;
 
@@ -204,8 +205,7 @@ unsigned long exmap_pt_install(struct exmap_ctx *ctx, struct mm_struct *mm,
 						goto fail;
 					}
 				}
-				exmap_frame_set_mapped(page,
-						       exmap_addr_page(ctx, addr));
+				exmap_frame_set_mapped(page, index);
 				set_pte_at(mm, addr, pte,
 					   pte_mkspecial(pte_mkyoung(pte_mkdirty(
 						mk_pte(page, prot)))));
@@ -247,7 +247,7 @@ unsigned long exmap_pt_clear(struct exmap_ctx *ctx, struct mm_struct *mm,
 	pte_t *pte, old;
 	int err;
 
-	mmap_assert_locked(mm);
+	exmap_assert_mmap_locked(mm);
 	for (i = 0, e = entries; i < nr; i++, e++) {
 		if (!exmap_entry_live(e))
 			continue;
@@ -301,7 +301,7 @@ unsigned long exmap_pt_mark(struct exmap_ctx *ctx, struct mm_struct *mm,
 	pte_t *pte, old;
 	int err;
 
-	mmap_assert_locked(mm);
+	exmap_assert_mmap_locked(mm);
 	for (addr = start; addr < end; addr = stop) {
 		stop = pmd_addr_end(addr, end);
 		pte = exmap_ptw_pte(&w, addr, false, &err);
@@ -345,7 +345,7 @@ void exmap_pt_collect(struct exmap_ctx *ctx, struct mm_struct *mm,
 	pte_t *pte;
 	int err;
 
-	mmap_assert_locked(mm);
+	exmap_assert_mmap_locked(mm);
 	for (i = 0, e = entries; i < nr; i++, e++) {
 		if (!exmap_entry_live(e))
 			continue;
