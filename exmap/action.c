@@ -47,6 +47,7 @@ static int exmap_vec_load(struct exmap_ctx *ctx,
 	u64 raw;
 
 	BUILD_BUG_ON(sizeof(struct exmap_iov) != sizeof(u64));
+	lockdep_assert_held(&iface->lock);
 	if (!vec)
 		return -ENOMEM;
 	if (!iface->entries) {
@@ -81,6 +82,7 @@ static int exmap_vec_check_live(struct exmap_ctx *ctx,
 	struct exmap_iov *vec = page_address(iface->vec_page);
 	unsigned int i = exmap_entries_outside(ctx, mm, iface->entries, nr);
 
+	lockdep_assert_held(&iface->lock);
 	if (i == nr)
 		return 0;
 	WRITE_ONCE(vec[i].res, -EINVAL);
@@ -94,6 +96,7 @@ static long exmap_vec_store(struct exmap_interface *iface, unsigned int nr)
 	struct exmap_entry *e = iface->entries;
 	unsigned int i, failed = 0;
 
+	lockdep_assert_held(&iface->lock);
 	for (i = 0; i < nr; i++, e++) {
 		WRITE_ONCE(vec[i].res, e->res);
 		failed += e->res < 0;

@@ -90,6 +90,7 @@ void exmap_alloc(struct exmap_ctx *ctx, unsigned int ifidx,
 	unsigned int i;
 
 	lockdep_assert_held(&iface->lock);
+	exmap_assert_mmap_locked(ctx->mm);
 	/*
 	 * Mostly the free lists hold a frame for every page, mapped or not,
 	 * and one walk maps them: no count first. The pool grows only for
@@ -173,6 +174,7 @@ void exmap_free(struct exmap_ctx *ctx, unsigned int ifidx,
 	unsigned int i;
 
 	lockdep_assert_held(&iface->lock);
+	exmap_assert_mmap_locked(mm);
 	if (exmap_free_is_short_run(ctx, entries, nr, &start, &end)) {
 		if (!vma || end > vma->vm_end)
 			vma = exmap_area_vma(ctx, mm, start, end);

@@ -105,8 +105,10 @@ struct vm_area_struct *exmap_area_vma(struct exmap_ctx *ctx,
 				      struct mm_struct *mm,
 				      unsigned long start, unsigned long end)
 {
-	struct vm_area_struct *vma = vma_lookup(mm, start);
+	struct vm_area_struct *vma;
 
+	exmap_assert_mmap_locked(mm);
+	vma = vma_lookup(mm, start);
 	if (!vma || !exmap_is_area_vma(ctx, vma) || end > vma->vm_end)
 		return NULL;
 	return vma;
@@ -164,6 +166,7 @@ unsigned int exmap_entries_outside(struct exmap_ctx *ctx,
 	unsigned long start, end;
 	unsigned int i;
 
+	exmap_assert_mmap_locked(mm);
 	for (i = 0; i < nr; i++) {
 		start = exmap_entry_start(ctx, &entries[i]);
 		end = exmap_entry_end(ctx, &entries[i]);
@@ -178,7 +181,7 @@ unsigned int exmap_entries_outside(struct exmap_ctx *ctx,
 /*
  * Gives @err to each live entry that does not lie in one live piece of the
  * area: for a step that takes mmap_lock again after the entries were
- * checked (READ's mapping, after its I/O).
+ * checked (READ's mapping, after its I/O). Called with mmap_lock held.
  */
 void exmap_entries_fail_outside(struct exmap_ctx *ctx, struct mm_struct *mm,
 				struct exmap_entry *entries, unsigned int nr,

@@ -76,13 +76,14 @@ struct exmap_iov *exmap_interface_vec(struct exmap_interface *iface)
 	return page ? page_address(page) : NULL;
 }
 
-/* Called with mmap_lock (write) held, after SETUP. */
+/* Called with mmap_lock (write) and ctx->setup_lock held, after SETUP. */
 int exmap_interface_mmap(struct exmap_ctx *ctx, struct vm_area_struct *vma)
 {
 	unsigned long idx = vma->vm_pgoff - 1;
 	struct page *page;
 
 	exmap_assert_mmap_write_locked(vma->vm_mm);
+	lockdep_assert_held(&ctx->setup_lock);
 	if (idx >= ctx->nr_interfaces)
 		return -EINVAL;
 	/* mmap() has rounded the length up to whole pages already. */

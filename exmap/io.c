@@ -308,6 +308,7 @@ void exmap_io_collect(struct exmap_io *io, struct mm_struct *mm)
 	struct exmap_entry *e;
 	unsigned int i;
 
+	exmap_assert_mmap_locked(mm);
 	exmap_pt_collect(io->ctx, mm, io->entries, io->nr, io->slots,
 			 io->first_slot);
 	for (i = 0; i < io->nr; i++) {

@@ -57,14 +57,15 @@ void exmap_tlb_notify(struct mm_struct *mm, unsigned long start,
 
 void exmap_tlb_batch_begin(struct mm_struct *mm)
 {
+	exmap_assert_mmap_locked(mm);
 	inc_tlb_flush_pending(mm);
 }
 
 /*
  * Ends the batch that exmap_tlb_batch_begin() started on @mm. With @flush,
  * first flushes every TLB entry of the mm; without, the batch cleared
- * nothing. @vma is any area VMA (VM_PFNMAP) of @mm; with @flush there is
- * one, the one the PTEs were cleared in.
+ * nothing. @vma is any area VMA (VM_PFNMAP) of @mm, in place under the
+ * mmap_lock the caller holds.
  */
 void exmap_tlb_batch_end(struct mm_struct *mm, struct vm_area_struct *vma,
 			 bool flush)
@@ -84,5 +85,6 @@ void exmap_tlb_batch_end(struct mm_struct *mm, struct vm_area_struct *vma,
 void exmap_tlb_zap_range(struct vm_area_struct *vma, unsigned long start,
 			 unsigned long end)
 {
+	exmap_assert_mmap_locked(vma->vm_mm);
 	zap_vma_ptes(vma, start, end - start);
 }
