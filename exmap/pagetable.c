@@ -154,13 +154,15 @@ unsigned long exmap_pt_install(struct exmap_ctx *ctx, struct mm_struct *mm,
 			       struct exmap_frames *frames,
 			       struct bio_vec *slots, const u32 *first_slot)
 {
+	/* Local copies, kept in registers: nothing else sees them. */
+	struct exmap_frames hand = frames ? *frames : EXMAP_FRAMES_INIT;
 	struct exmap_ptw w = { .mm = mm };
 	struct vm_area_struct *evma = vma;
 	unsigned long addr, end, stop, index, mapped = 0;
 	struct bio_vec *slot = NULL;
 	struct exmap_entry *e;
 	struct page *page;
-	unsigned int i;
+	unsigned int i, done = 0;
 	pgprot_t prot;
 	pte_t *pte;
 	int err = 0;
@@ -180,6 +182,7 @@ unsigned long exmap_pt_install(struct exmap_ctx *ctx, struct mm_struct *mm,
 		prot = evma->vm_page_prot;
 		if (slots)
 			slot = &slots[first_slot[i]];
+		done = 0;
 		index = e->page;
 		addr = exmap_entry_start(ctx, e);
 		end = exmap_entry_end(ctx, e);
@@ -199,7 +202,7 @@ unsigned long exmap_pt_install(struct exmap_ctx *ctx, struct mm_struct *mm,
 				} else {
 					if (!pte_none(ptep_get(pte)))
 						continue;
-					page = exmap_frames_pop(frames);
+					page = exmap_frames_pop(&hand);
 					if (unlikely(!page)) {
 						err = -ENOMEM;
 						goto fail;
@@ -209,17 +212,22 @@ unsigned long exmap_pt_install(struct exmap_ctx *ctx, struct mm_struct *mm,
 				set_pte_at(mm, addr, pte,
 					   pte_mkspecial(pte_mkyoung(pte_mkdirty(
 						mk_pte(page, prot)))));
-				e->res++;
+				done++;
 			}
 		}
-		mapped += e->res;
+		e->res += done;
+		mapped += done;
 	}
 	exmap_ptw_unlock(&w);
+	if (frames)
+		*frames = hand;
 	return mapped;
 
 fail:
 	exmap_ptw_unlock(&w);
-	mapped += e->res;
+	if (frames)
+		*frames = hand;
+	mapped += done;
 	for (; i < nr; i++) {
 		if (exmap_entry_live(&entries[i]))
 			entries[i].res = err;
@@ -239,11 +247,13 @@ unsigned long exmap_pt_clear(struct exmap_ctx *ctx, struct mm_struct *mm,
 			     struct exmap_entry *entries, unsigned int nr,
 			     unsigned long owner, struct exmap_frames *frames)
 {
+	/* Local copies, kept in registers: nothing else sees them. */
+	struct exmap_frames out = *frames;
 	struct exmap_ptw w = { .mm = mm };
 	unsigned long addr, end, stop, v, cleared = 0;
 	struct exmap_entry *e;
 	struct page *page;
-	unsigned int i;
+	unsigned int i, done;
 	pte_t *pte, old;
 	int err;
 
@@ -251,6 +261,7 @@ unsigned long exmap_pt_clear(struct exmap_ctx *ctx, struct mm_struct *mm,
 	for (i = 0, e = entries; i < nr; i++, e++) {
 		if (!exmap_entry_live(e))
 			continue;
+		done = 0;
 		addr = exmap_entry_start(ctx, e);
 		end = exmap_entry_end(ctx, e);
 		for (; addr < end; addr = stop) {
@@ -272,13 +283,15 @@ unsigned long exmap_pt_clear(struct exmap_ctx *ctx, struct mm_struct *mm,
 						 !pte_special(old)))
 					continue;
 				exmap_frame_set_unmapped(page);
-				exmap_frames_push(frames, page);
-				e->res++;
+				exmap_frames_push(&out, page);
+				done++;
 			}
 		}
-		cleared += e->res;
+		e->res += done;
+		cleared += done;
 	}
 	exmap_ptw_unlock(&w);
+	*frames = out;
 	return cleared;
 }
 
