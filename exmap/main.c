@@ -61,6 +61,25 @@ static int exmap_mmap(struct file *file, struct vm_area_struct *vma)
 	return ret;
 }
 
+/*
+ * The area starts at a 2 MiB boundary when the kernel chooses its address
+ * and it spans at least 2 MiB: each aligned run of 512 pages then has a
+ * page table of its own, which threads working on neighbouring runs do not
+ * share (and a later 2 MiB mapping needs). Interfaces need nothing.
+ */
+static unsigned long exmap_get_unmapped_area(struct file *file,
+					     unsigned long addr,
+					     unsigned long len,
+					     unsigned long pgoff,
+					     unsigned long flags)
+{
+#ifdef CONFIG_TRANSPARENT_HUGEPAGE
+	if (pgoff == 0)
+		return thp_get_unmapped_area(file, addr, len, pgoff, flags);
+#endif
+	return current->mm->get_unmapped_area(file, addr, len, pgoff, flags);
+}
+
 static void exmap_show_fdinfo(struct seq_file *m, struct file *file)
 {
 	struct exmap_ctx *ctx = file->private_data;
@@ -81,6 +100,7 @@ static const struct file_operations exmap_fops = {
 	.open = exmap_open,
 	.release = exmap_release,
 	.mmap = exmap_mmap,
+	.get_unmapped_area = exmap_get_unmapped_area,
 	.read = exmap_shortcut_read,
 	.write = exmap_shortcut_write,
 	.uring_cmd = exmap_uring_cmd,
