@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * EXMAP_IOC_ACTION: check the call, load the interface's vector, run the
- * opcode on it (alloc.c for ALLOC and FREE, io.c for READ and WRITE) and
- * store each entry's result.
+ * opcode on it (alloc.c for ALLOC and FREE, io.c for READ and WRITE,
+ * rewire.c for ALIAS, MOVE and QUERY) and store each entry's result.
  *
  * A call is refused as a whole (-errno, nothing changed) when its arguments
  * or any entry are malformed. Past that point every entry gets a result of
@@ -18,13 +18,17 @@
 static int exmap_action_prep(struct exmap_ctx *ctx,
 			     const struct exmap_action *act)
 {
+	bool rewire = act->opcode == EXMAP_OP_ALIAS ||
+		      act->opcode == EXMAP_OP_MOVE;
+	u32 flags = act->opcode == EXMAP_OP_QUERY ?
+		    EXMAP_ACTION_QUERY_SHARED : 0;
 	int ret = exmap_gate_ready(ctx);
 
 	if (ret)
 		return ret;
-	if (act->flags || act->opcode >= EXMAP_OP_MAX ||
-	    act->interface >= ctx->nr_interfaces ||
-	    !act->nr || act->nr > EXMAP_VEC_MAX)
+	if (act->flags & ~flags || act->opcode >= EXMAP_OP_MAX ||
+	    act->interface >= ctx->nr_interfaces || !act->nr ||
+	    act->nr > (rewire ? EXMAP_REWIRE_VEC_MAX : EXMAP_VEC_MAX))
 		return -EINVAL;
 	ret = exmap_gate_io(ctx, act->opcode);
 	if (ret)
@@ -105,14 +109,15 @@ static long exmap_vec_store(struct exmap_interface *iface, unsigned int nr)
 }
 
 /*
- * ALLOC and FREE run under mmap_lock for the whole call: the area's VMAs
- * stay as they are while the PTEs change. While the area is whole, one
- * lookup finds the VMA that holds every entry; otherwise each entry must
- * lie in one piece of the area, or the call is refused.
+ * ALLOC, FREE and QUERY run under mmap_lock for the whole call: the area's
+ * VMAs stay as they are while the PTEs change. While the area is whole,
+ * one lookup finds the VMA that holds every entry; otherwise each entry
+ * must lie in one piece of the area, or the call is refused.
  */
 static long exmap_action_map(struct exmap_ctx *ctx, unsigned int ifidx,
-			     unsigned int opcode, unsigned int nr)
+			     const struct exmap_action *act)
 {
+	unsigned int nr = act->nr;
 	struct exmap_interface *iface = &ctx->ifaces[ifidx];
 	struct mm_struct *mm = current->mm;
 	struct vm_area_struct *vma;
@@ -128,10 +133,13 @@ static long exmap_action_map(struct exmap_ctx *ctx, unsigned int ifidx,
 			return ret;
 		}
 	}
-	if (opcode == EXMAP_OP_ALLOC)
+	if (act->opcode == EXMAP_OP_ALLOC)
 		exmap_alloc(ctx, ifidx, vma, iface->entries, nr);
-	else
+	else if (act->opcode == EXMAP_OP_FREE)
 		exmap_free(ctx, ifidx, vma, iface->entries, nr);
+	else
+		exmap_query(ctx, ifidx, iface->entries, nr,
+			    act->flags & EXMAP_ACTION_QUERY_SHARED);
 	mmap_read_unlock(mm);
 	return 0;
 }
@@ -173,15 +181,19 @@ long exmap_action(struct exmap_ctx *ctx, const struct exmap_action *act)
 	iface = &ctx->ifaces[act->interface];
 	if (mutex_lock_killable(&iface->lock))
 		return -EINTR;
+	if (act->opcode == EXMAP_OP_ALIAS || act->opcode == EXMAP_OP_MOVE) {
+		ret = exmap_rewire(ctx, act->interface,
+				   act->opcode == EXMAP_OP_MOVE, act->nr);
+		goto out;
+	}
 	ret = exmap_vec_load(ctx, iface, act->nr);
 	if (ret)
 		goto out;
-	if (act->opcode == EXMAP_OP_ALLOC || act->opcode == EXMAP_OP_FREE)
-		ret = exmap_action_map(ctx, act->interface, act->opcode,
-				       act->nr);
-	else
+	if (act->opcode == EXMAP_OP_READ || act->opcode == EXMAP_OP_WRITE)
 		ret = exmap_action_io(ctx, act->interface, act->opcode,
 				      act->nr);
+	else
+		ret = exmap_action_map(ctx, act->interface, act);
 	if (!ret)
 		ret = exmap_vec_store(iface, act->nr);
 out:

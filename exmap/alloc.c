@@ -65,7 +65,7 @@ static unsigned long exmap_alloc_exact(struct exmap_ctx *ctx,
 	unsigned int i;
 
 	for (i = 0, e = entries; i < nr; i++, e++) {
-		exmap_pt_collect(ctx, mm, e, 1, NULL, NULL);
+		exmap_pt_collect(ctx, mm, e, 1, NULL, NULL, false);
 		need = e->len - e->res;
 		e->res = 0;
 		if (hand->nr < need)
@@ -170,7 +170,7 @@ void exmap_free(struct exmap_ctx *ctx, unsigned int ifidx,
 	unsigned long owner = EXMAP_FRAME_FREEING + ifidx;
 	struct exmap_frames frames = EXMAP_FRAMES_INIT;
 	struct mm_struct *mm = ctx->mm;
-	unsigned long start, end;
+	unsigned long start, end, cleared;
 	unsigned int i;
 
 	lockdep_assert_held(&iface->lock);
@@ -179,25 +179,29 @@ void exmap_free(struct exmap_ctx *ctx, unsigned int ifidx,
 		if (!vma || end > vma->vm_end)
 			vma = exmap_area_vma(ctx, mm, start, end);
 		if (vma && exmap_free_range(ctx, owner, vma, entries, nr,
-					    start, end, &frames))
+					    start, end, &frames)) {
+			cleared = frames.nr;
 			goto done;
+		}
 	}
 	if (!vma)
 		vma = exmap_entry_vma(ctx, mm, &entries[0]);
 
 	exmap_tlb_batch_begin(mm);
-	exmap_pt_clear(ctx, mm, entries, nr, owner, &frames);
-	if (frames.nr && mm_has_notifiers(mm)) {
+	cleared = exmap_pt_clear(ctx, mm, entries, nr, owner, &frames);
+	if (cleared && mm_has_notifiers(mm)) {
 		/* Secondary MMUs (KVM, SVA) must hear of every entry. */
 		for (i = 0; i < nr; i++)
 			exmap_tlb_notify(mm, exmap_entry_start(ctx, &entries[i]),
 					 exmap_entry_end(ctx, &entries[i]));
 	}
-	exmap_tlb_batch_end(mm, vma, frames.nr);
+	exmap_tlb_batch_end(mm, vma, cleared);
 done:
-	if (frames.nr) {
-		iface->stats.unmapped += frames.nr;
+	if (cleared) {
+		iface->stats.unmapped += cleared;
 		iface->stats.tlb_flushes++;
 	}
+	/* A frame still mapped at another page (ALIAS) is not freed. */
+	iface->stats.released += frames.nr;
 	exmap_pool_put(ctx, ifidx, &frames);
 }

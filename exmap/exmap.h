@@ -15,12 +15,14 @@
  *     setup.c       SETUP
  *     action.c      ACTION: the interface's vector in and out, dispatch
  *     alloc.c       ALLOC and FREE of a vector
+ *     rewire.c      ALIAS, MOVE and QUERY
  *     io.c          READ and WRITE of a vector against the backing store
  *     stats.c       the counters and STATS
  *   mechanisms
  *     pagetable.c   installing, clearing and reading the area's PTEs
  *     tlb.c         TLB shootdowns for FREE
  *     pool.c        the frame pool: per-interface stacks, global stack
+ *     alias.c       frames mapped at several pages: counts, alias map
  *     area.c        the area VMA: fault, split, close (frame reclaim)
  *     interface.c   interface pages and their mmap
  *     limits.c      device permissions, RLIMIT_MEMLOCK, the memory reserve
@@ -30,6 +32,8 @@
  *   iface->lock -> mmap_lock (read) -> pool->grow_lock -> page allocator
  *                                   -> PTE lock -> iface->free_lock
  *                                               -> pool->lock
+ *                                   -> PTE lock -> PTE lock (nested, in
+ *                                      address order) -> aliases' xa_lock
  *   iface->lock -> sb_writers -> file system, block layer   (READ, WRITE)
  *   mmap_lock (write, or read after munmap's downgrade) -> pool->lock
  *   mmap_lock (write) -> ctx->setup_lock                    (mmap)
@@ -76,6 +80,14 @@ struct exmap_entry {
 #define exmap_assert_mmap_locked(mm)	lockdep_assert_held(&(mm)->mmap_lock)
 #define exmap_assert_mmap_write_locked(mm) \
 	lockdep_assert_held_write(&(mm)->mmap_lock)
+
+/* A kernel copy of one struct exmap_rewire entry (ALIAS, MOVE). */
+struct exmap_rewire_entry {
+	u32 src;
+	u32 dst;
+	u16 len;
+	s16 res;
+};
 
 static inline bool exmap_entry_live(const struct exmap_entry *e)
 {
@@ -126,12 +138,18 @@ static inline struct page *exmap_frames_pop(struct exmap_frames *f)
 }
 
 /*
- * Where a frame is. page->private holds the area page index + 1 while the
- * frame is mapped there, 0 while it is not, and EXMAP_FRAME_FREEING + the
- * interface index while a FREE on that interface owns it: mapped still,
- * but no other call may unmap it (see alloc.c, the range flush).
+ * Where a frame is. page->private holds
+ *   0                           while it is not mapped;
+ *   the area page index + 1     while it is mapped at that one page;
+ *   EXMAP_FRAME_FREEING + the interface index
+ *                               while a FREE on that interface owns it:
+ *                               mapped still, but no other call may unmap
+ *                               it (see alloc.c, the range flush);
+ *   EXMAP_FRAME_ALIASED + n     while it is mapped at n pages, each of
+ *                               them recorded in ctx->aliases (alias.c).
  */
 #define EXMAP_FRAME_FREEING	(1UL << 40)
+#define EXMAP_FRAME_ALIASED	(1UL << 41)
 
 static inline void exmap_frame_set_mapped(struct page *page, u32 index)
 {
@@ -143,7 +161,20 @@ static inline void exmap_frame_set_unmapped(struct page *page)
 	set_page_private(page, 0);
 }
 
-/* The area page index a frame is mapped at; false if it is not mapped. */
+static inline bool exmap_frame_is_aliased(unsigned long v)
+{
+	return v >= EXMAP_FRAME_ALIASED;
+}
+
+static inline bool exmap_frame_is_freeing(unsigned long v)
+{
+	return v >= EXMAP_FRAME_FREEING && v < EXMAP_FRAME_ALIASED;
+}
+
+/*
+ * The area page index a frame is mapped at, if it is mapped at exactly one
+ * page and not being freed; false otherwise.
+ */
 static inline bool exmap_frame_index(struct page *page, unsigned long *index)
 {
 	unsigned long v = page_private(page);
@@ -203,6 +234,10 @@ struct exmap_io {
 struct exmap_counters {
 	u64 mapped;		/* pages mapped by ALLOC and READ */
 	u64 unmapped;		/* pages unmapped by FREE */
+	u64 released;		/* frames FREE gave back to the pool */
+	u64 alias_pages;
+	u64 move_pages;
+	u64 query_calls;
 	u64 tlb_flushes;
 	u64 read_pages;
 	u64 read_calls;
@@ -213,6 +248,7 @@ struct exmap_counters {
 struct exmap_shared_counters {
 	atomic64_t mapped;
 	atomic64_t reclaimed;	/* frames given back by munmap and exit */
+	atomic64_t shared;	/* frames mapped at two pages or more */
 	atomic64_t steals;
 	atomic64_t read_pages;
 	atomic64_t read_calls;
@@ -224,6 +260,7 @@ struct exmap_interface {
 	/* Serialises ACTION calls on this interface; guards all below it. */
 	struct mutex lock;
 	struct exmap_entry *entries;		/* the kernel copy */
+	struct exmap_rewire_entry *rewires;	/* ALIAS, MOVE: the copy */
 	struct exmap_io_space *io_space;	/* READ/WRITE, on first use */
 	struct exmap_counters stats;
 
@@ -250,6 +287,13 @@ struct exmap_pool {
 	struct mutex grow_lock;
 	struct xarray frames;
 	unsigned long taken;
+
+	/*
+	 * Area page index -> frame, for every page whose frame is in the
+	 * EXMAP_FRAME_ALIASED state (alias.c). Its xa_lock nests inside
+	 * PTE locks.
+	 */
+	struct xarray aliases;
 };
 
 struct exmap_ctx {
@@ -336,6 +380,12 @@ void exmap_teardown(struct exmap_ctx *ctx);
 /* action.c */
 long exmap_action(struct exmap_ctx *ctx, const struct exmap_action *act);
 
+/* rewire.c */
+long exmap_rewire(struct exmap_ctx *ctx, unsigned int ifidx, bool move,
+		  unsigned int nr);
+void exmap_query(struct exmap_ctx *ctx, unsigned int ifidx,
+		 struct exmap_entry *entries, unsigned int nr, bool shared);
+
 /* alloc.c */
 void exmap_alloc(struct exmap_ctx *ctx, unsigned int ifidx,
 		 struct vm_area_struct *vma, struct exmap_entry *entries,
@@ -366,7 +416,7 @@ void exmap_count_io(struct exmap_ctx *ctx, struct exmap_counters *c,
 		    bool write, unsigned long pages);
 void exmap_count_mapped(struct exmap_ctx *ctx, struct exmap_counters *c,
 			unsigned long pages);
-void exmap_stats_fill(struct exmap_ctx *ctx, struct exmap_stats *st);
+void exmap_stats_fill(struct exmap_ctx *ctx, struct exmap_stats2 *st);
 
 /* pagetable.c */
 unsigned long exmap_pt_install(struct exmap_ctx *ctx, struct mm_struct *mm,
@@ -382,7 +432,11 @@ unsigned long exmap_pt_mark(struct exmap_ctx *ctx, struct mm_struct *mm,
 			    unsigned long owner, struct exmap_frames *frames);
 void exmap_pt_collect(struct exmap_ctx *ctx, struct mm_struct *mm,
 		      struct exmap_entry *entries, unsigned int nr,
-		      struct bio_vec *slots, const u32 *first_slot);
+		      struct bio_vec *slots, const u32 *first_slot,
+		      bool shared);
+int exmap_pt_rewire(struct exmap_ctx *ctx, struct mm_struct *mm,
+		    struct vm_area_struct *dvma,
+		    struct exmap_rewire_entry *e, bool move);
 
 /* tlb.c */
 void exmap_tlb_batch_begin(struct mm_struct *mm);
@@ -429,6 +483,19 @@ int exmap_interfaces_init(struct exmap_ctx *ctx, unsigned int nr);
 void exmap_interfaces_destroy(struct exmap_ctx *ctx);
 struct exmap_iov *exmap_interface_vec(struct exmap_interface *iface);
 int exmap_interface_mmap(struct exmap_ctx *ctx, struct vm_area_struct *vma);
+
+/* alias.c */
+int exmap_alias_reserve(struct exmap_ctx *ctx, unsigned long index);
+void exmap_alias_unreserve(struct exmap_ctx *ctx, unsigned long index);
+int exmap_alias_add(struct exmap_ctx *ctx, struct page *page,
+		    unsigned long src, unsigned long dst);
+int exmap_alias_move(struct exmap_ctx *ctx, struct page *page,
+		     unsigned long src, unsigned long dst);
+bool exmap_alias_remove(struct exmap_ctx *ctx, struct page *page,
+			unsigned long index);
+bool exmap_alias_shared(struct page *page);
+void exmap_alias_reclaim(struct exmap_ctx *ctx, unsigned long first,
+			 unsigned long end, struct exmap_frames *freed);
 
 /* limits.c */
 extern atomic_long_t exmap_frames_held;

@@ -45,6 +45,7 @@ void exmap_interfaces_destroy(struct exmap_ctx *ctx)
 		if (ctx->ifaces[i].vec_page)
 			__free_page(ctx->ifaces[i].vec_page);
 		kfree(ctx->ifaces[i].entries);
+		kfree(ctx->ifaces[i].rewires);
 		exmap_io_space_free(ctx->ifaces[i].io_space);
 	}
 	kvfree(ctx->ifaces);

@@ -277,6 +277,24 @@ unsigned long exmap_io_results(struct exmap_io *io)
 }
 
 /*
+ * READ does not read into a page whose frame ALIAS shares with another
+ * page: such an entry gets -EBUSY and maps nothing. Checked only while the
+ * context has shared frames at all.
+ */
+static void exmap_io_fail_shared(struct exmap_io *io, struct mm_struct *mm)
+{
+	struct exmap_entry *e;
+	unsigned int i;
+
+	exmap_pt_collect(io->ctx, mm, io->entries, io->nr, NULL, NULL, true);
+	for (i = 0; i < io->nr; i++) {
+		e = &io->entries[i];
+		if (exmap_entry_live(e))
+			e->res = e->res ? -EBUSY : 0;
+	}
+}
+
+/*
  * READ, last step, in the caller's mm: maps the frames of the entries whose
  * data arrived, where the pages are still unmapped and still in the area
  * (part of it may have been unmapped while the data came: those entries
@@ -290,6 +308,8 @@ unsigned long exmap_io_map(struct exmap_io *io, struct mm_struct *mm)
 
 	mmap_read_lock(mm);
 	exmap_entries_fail_outside(ctx, mm, io->entries, io->nr, -EFAULT);
+	if (atomic64_read(&ctx->stats.shared) > 0)
+		exmap_io_fail_shared(io, mm);
 	mapped = exmap_pt_install(ctx, mm, exmap_area_whole_vma(ctx, mm),
 				  io->entries, io->nr, NULL, io->slots,
 				  io->first_slot);
@@ -310,7 +330,7 @@ void exmap_io_collect(struct exmap_io *io, struct mm_struct *mm)
 
 	exmap_assert_mmap_locked(mm);
 	exmap_pt_collect(io->ctx, mm, io->entries, io->nr, io->slots,
-			 io->first_slot);
+			 io->first_slot, false);
 	for (i = 0; i < io->nr; i++) {
 		e = &io->entries[i];
 		if (exmap_entry_live(e))

@@ -9,7 +9,7 @@
 #include "exmap.h"
 
 #define EXMAP_IOCTLS	(BIT_ULL(_EXMAP_SETUP) | BIT_ULL(_EXMAP_ACTION) | \
-			 BIT_ULL(_EXMAP_STATS))
+			 BIT_ULL(_EXMAP_STATS) | BIT_ULL(_EXMAP_STATS2))
 
 static long exmap_ioctl_setup(struct exmap_ctx *ctx, void __user *arg)
 {
@@ -43,15 +43,17 @@ static long exmap_ioctl_action(struct exmap_ctx *ctx, void __user *arg)
 	return exmap_action(ctx, &a);
 }
 
-static long exmap_ioctl_stats(struct exmap_ctx *ctx, void __user *arg)
+/* STATS copies the first part of what STATS2 copies whole. */
+static long exmap_ioctl_stats(struct exmap_ctx *ctx, void __user *arg,
+			      size_t size)
 {
-	struct exmap_stats st;
+	struct exmap_stats2 st;
 	int ret = exmap_gate_ready(ctx);
 
 	if (ret)
 		return ret;
 	exmap_stats_fill(ctx, &st);
-	if (copy_to_user(arg, &st, sizeof(st)))
+	if (copy_to_user(arg, &st, size))
 		return -EFAULT;
 	return 0;
 }
@@ -67,7 +69,10 @@ long exmap_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case EXMAP_IOC_ACTION:
 		return exmap_ioctl_action(ctx, uarg);
 	case EXMAP_IOC_STATS:
-		return exmap_ioctl_stats(ctx, uarg);
+		return exmap_ioctl_stats(ctx, uarg, sizeof(struct exmap_stats));
+	case EXMAP_IOC_STATS2:
+		return exmap_ioctl_stats(ctx, uarg,
+					 sizeof(struct exmap_stats2));
 	default:
 		return -ENOTTY;
 	}

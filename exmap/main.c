@@ -83,16 +83,18 @@ static unsigned long exmap_get_unmapped_area(struct file *file,
 static void exmap_show_fdinfo(struct seq_file *m, struct file *file)
 {
 	struct exmap_ctx *ctx = file->private_data;
-	struct exmap_stats st;
+	struct exmap_stats2 st2;
+	struct exmap_stats *st = &st2.base;
 
 	if (exmap_gate_ready(ctx))
 		return;
-	exmap_stats_fill(ctx, &st);
+	exmap_stats_fill(ctx, &st2);
 	seq_printf(m, "exmap-interfaces:\t%u\n", ctx->nr_interfaces);
-	seq_printf(m, "exmap-pool-size:\t%llu\n", st.pool_size);
-	seq_printf(m, "exmap-frames-taken:\t%llu\n", st.frames_taken);
-	seq_printf(m, "exmap-frames-in-use:\t%llu\n", st.frames_in_use);
-	seq_printf(m, "exmap-tlb-flushes:\t%llu\n", st.tlb_flushes);
+	seq_printf(m, "exmap-pool-size:\t%llu\n", st->pool_size);
+	seq_printf(m, "exmap-frames-taken:\t%llu\n", st->frames_taken);
+	seq_printf(m, "exmap-frames-in-use:\t%llu\n", st->frames_in_use);
+	seq_printf(m, "exmap-tlb-flushes:\t%llu\n", st->tlb_flushes);
+	seq_printf(m, "exmap-aliased-frames:\t%llu\n", st2.aliased_frames);
 }
 
 static const struct file_operations exmap_fops = {
@@ -170,6 +172,23 @@ static void __init exmap_check_uapi(void)
 	EXMAP_CHECK_FIELD(exmap_stats, write_pages, 80);
 	EXMAP_CHECK_FIELD(exmap_stats, write_calls, 88);
 	EXMAP_CHECK_FIELD(exmap_stats, resv, 96);
+
+	BUILD_BUG_ON(sizeof(struct exmap_rewire) != 16);
+	BUILD_BUG_ON(sizeof(struct exmap_rewire) * EXMAP_REWIRE_VEC_MAX !=
+		     EXMAP_INTERFACE_SIZE);
+	EXMAP_CHECK_FIELD(exmap_rewire, src, 0);
+	EXMAP_CHECK_FIELD(exmap_rewire, dst, 4);
+	EXMAP_CHECK_FIELD(exmap_rewire, len, 8);
+	EXMAP_CHECK_FIELD(exmap_rewire, res, 10);
+	EXMAP_CHECK_FIELD(exmap_rewire, resv, 12);
+
+	BUILD_BUG_ON(sizeof(struct exmap_stats2) != 256);
+	EXMAP_CHECK_FIELD(exmap_stats2, base, 0);
+	EXMAP_CHECK_FIELD(exmap_stats2, aliased_frames, 128);
+	EXMAP_CHECK_FIELD(exmap_stats2, alias_pages, 136);
+	EXMAP_CHECK_FIELD(exmap_stats2, move_pages, 144);
+	EXMAP_CHECK_FIELD(exmap_stats2, query_calls, 152);
+	EXMAP_CHECK_FIELD(exmap_stats2, resv, 160);
 
 	/* It must fit sqe->cmd of a plain 64-byte SQE: 16 bytes. */
 	BUILD_BUG_ON(sizeof(struct exmap_uring_cmd) != 16);

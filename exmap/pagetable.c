@@ -236,12 +236,13 @@ fail:
 }
 
 /*
- * Clears every mapped PTE of the live entries and pushes their frames onto
- * @frames; each entry's res counts its pages cleared. A frame that a FREE
- * on another interface has marked for its range flush (page private >=
- * EXMAP_FRAME_FREEING and not @owner) is left to that FREE. Does not flush
- * the TLB: the caller flushes once for the batch (see tlb.c) before the
- * frames may be reused. Returns the number of pages cleared.
+ * Clears every mapped PTE of the live entries and pushes the frames that
+ * are then mapped nowhere onto @frames (an aliased frame still mapped at
+ * another page stays where it is); each entry's res counts its pages
+ * cleared. A frame that a FREE on another interface has marked for its
+ * range flush (EXMAP_FRAME_FREEING, not @owner) is left to that FREE. Does
+ * not flush the TLB: the caller flushes once for the batch (see tlb.c)
+ * before the frames may be reused. Returns the number of pages cleared.
  */
 unsigned long exmap_pt_clear(struct exmap_ctx *ctx, struct mm_struct *mm,
 			     struct exmap_entry *entries, unsigned int nr,
@@ -275,16 +276,20 @@ unsigned long exmap_pt_clear(struct exmap_ctx *ctx, struct mm_struct *mm,
 					continue;
 				page = pte_page(old);
 				v = page_private(page);
-				if (v >= EXMAP_FRAME_FREEING && v != owner)
+				if (exmap_frame_is_freeing(v) && v != owner)
 					continue;
 				old = ptep_get_and_clear(mm, addr, pte);
 				/* Only this module maps here, all special. */
 				if (WARN_ON_ONCE(!pte_present(old) ||
 						 !pte_special(old)))
 					continue;
-				exmap_frame_set_unmapped(page);
-				exmap_frames_push(&out, page);
 				done++;
+				if (!exmap_frame_is_aliased(v))
+					exmap_frame_set_unmapped(page);
+				else if (!exmap_alias_remove(ctx, page,
+						exmap_addr_page(ctx, addr)))
+					continue;
+				exmap_frames_push(&out, page);
 			}
 		}
 		e->res += done;
@@ -342,13 +347,15 @@ unsigned long exmap_pt_mark(struct exmap_ctx *ctx, struct mm_struct *mm,
 }
 
 /*
- * Adds to each live entry's res the number of its pages that are mapped,
- * and with @slots records their frames (see exmap_pt_install()); slots of
- * unmapped pages are left alone.
+ * Adds to each live entry's res the number of its pages that are mapped
+ * (with @shared: whose frame is also mapped at another page), and with
+ * @slots records their frames (see exmap_pt_install()); slots of unmapped
+ * pages are left alone.
  */
 void exmap_pt_collect(struct exmap_ctx *ctx, struct mm_struct *mm,
 		      struct exmap_entry *entries, unsigned int nr,
-		      struct bio_vec *slots, const u32 *first_slot)
+		      struct bio_vec *slots, const u32 *first_slot,
+		      bool shared)
 {
 	struct exmap_ptw w = { .mm = mm };
 	unsigned long addr, end, stop;
@@ -377,7 +384,8 @@ void exmap_pt_collect(struct exmap_ctx *ctx, struct mm_struct *mm,
 			for (; addr < stop; addr += PAGE_SIZE, pte++) {
 				pte_t val = ptep_get(pte);
 
-				if (!pte_none(val)) {
+				if (!pte_none(val) && (!shared ||
+				    exmap_alias_shared(pte_page(val)))) {
 					if (slots)
 						slot->bv_page = pte_page(val);
 					e->res++;
@@ -388,4 +396,153 @@ void exmap_pt_collect(struct exmap_ctx *ctx, struct mm_struct *mm,
 		}
 	}
 	exmap_ptw_unlock(&w);
+}
+
+/* The page tables of a source and a destination page, locked together. */
+struct exmap_ptw2 {
+	struct mm_struct *mm;
+	unsigned long stable, dtable;
+	pte_t *sptes, *dptes;
+	spinlock_t *sptl, *dptl;
+	bool locked;
+};
+
+static void exmap_ptw2_unlock(struct exmap_ptw2 *w)
+{
+	if (!w->locked)
+		return;
+	if (w->dptl != w->sptl)
+		spin_unlock(w->dptl);
+	spin_unlock(w->sptl);
+	pte_unmap(w->dptes);
+	pte_unmap(w->sptes);
+	w->locked = false;
+}
+
+/*
+ * Locks the page tables of @saddr and @daddr, making the destination's
+ * first if it is missing. Two calls may lock the same two tables the other
+ * way round, so the locks are taken in address order; the second one is
+ * of the same lock class, hence spin_lock_nested() (as mremap's
+ * move_ptes()). Returns 0, -ENOENT when the source has no page table (its
+ * page is not mapped), or the error of making the destination's.
+ */
+static int exmap_ptw2_lock(struct exmap_ptw2 *w, unsigned long saddr,
+			   unsigned long daddr)
+{
+	unsigned long stable = saddr & PMD_MASK, dtable = daddr & PMD_MASK;
+	spinlock_t *first, *second;
+	pmd_t *spmd, *dpmd;
+	int err;
+
+	if (w->locked && w->stable == stable && w->dtable == dtable)
+		return 0;
+	exmap_ptw2_unlock(w);
+	if (need_resched())
+		cond_resched();
+
+	dpmd = exmap_existing_pmd(w->mm, daddr);
+	if (!dpmd) {
+		err = apply_to_page_range(w->mm, daddr, PAGE_SIZE,
+					  exmap_pte_nop, NULL);
+		if (err)
+			return err;
+		dpmd = exmap_existing_pmd(w->mm, daddr);
+		if (WARN_ON_ONCE(!dpmd))
+			return -ENOMEM;
+	}
+	spmd = exmap_existing_pmd(w->mm, saddr);
+	if (!spmd)
+		return -ENOENT;
+
+	w->sptl = pte_lockptr(w->mm, spmd);
+	w->dptl = pte_lockptr(w->mm, dpmd);
+	first = min(w->sptl, w->dptl);
+	second = max(w->sptl, w->dptl);
+	spin_lock(first);
+	if (second != first)
+		spin_lock_nested(second, SINGLE_DEPTH_NESTING);
+	w->sptes = pte_offset_map(spmd, stable);
+	w->dptes = pte_offset_map(dpmd, dtable);
+	w->stable = stable;
+	w->dtable = dtable;
+	w->locked = true;
+	return 0;
+}
+
+/*
+ * ALIAS (or, with @move, MOVE) of entry @e, page by page under the locks of
+ * both pages: the frame of each source page is mapped at the destination
+ * page too (MOVE: instead; the source's PTE is cleared, and the caller must
+ * flush the TLB before it returns). @dvma is the piece of the area the
+ * destination run lies in. Each page is checked again under its locks:
+ * the source must be mapped and not being freed, the destination empty.
+ * Sets e->res to the pages done; returns 0 or the error that stopped the
+ * entry: -ENOENT, -EEXIST (another thread changed the pages since the
+ * caller's check), -ENOMEM.
+ */
+int exmap_pt_rewire(struct exmap_ctx *ctx, struct mm_struct *mm,
+		    struct vm_area_struct *dvma,
+		    struct exmap_rewire_entry *e, bool move)
+{
+	struct exmap_ptw2 w = { .mm = mm };
+	unsigned long src, dst, saddr, daddr;
+	bool reserved = false;
+	struct page *page;
+	unsigned int k;
+	pte_t *sp, *dp, old;
+	int err = 0;
+
+	exmap_assert_mmap_locked(mm);
+	for (k = 0; k < e->len;) {
+		src = e->src + k;
+		dst = e->dst + k;
+		saddr = exmap_page_addr(ctx, src);
+		daddr = exmap_page_addr(ctx, dst);
+		err = exmap_ptw2_lock(&w, saddr, daddr);
+		if (err)
+			break;
+		sp = w.sptes + pte_index(saddr);
+		dp = w.dptes + pte_index(daddr);
+		old = ptep_get(sp);
+		if (pte_none(old) ||
+		    exmap_frame_is_freeing(page_private(pte_page(old)))) {
+			err = -ENOENT;
+			break;
+		}
+		if (!pte_none(ptep_get(dp))) {
+			err = -EEXIST;
+			break;
+		}
+		page = pte_page(old);
+		err = move ? exmap_alias_move(ctx, page, src, dst) :
+			     exmap_alias_add(ctx, page, src, dst);
+		if (err == -ENOMEM && !reserved) {
+			/* Make room without the locks; then this page again. */
+			exmap_ptw2_unlock(&w);
+			err = exmap_alias_reserve(ctx, dst);
+			if (!err)
+				err = exmap_alias_reserve(ctx, src);
+			if (err)
+				break;
+			reserved = true;
+			continue;
+		}
+		if (err)
+			break;
+		if (move)
+			ptep_get_and_clear(mm, saddr, sp);
+		set_pte_at(mm, daddr, dp,
+			   pte_mkspecial(pte_mkyoung(pte_mkdirty(
+				mk_pte(page, dvma->vm_page_prot)))));
+		reserved = false;
+		k++;
+	}
+	exmap_ptw2_unlock(&w);
+	if (err && reserved) {
+		exmap_alias_unreserve(ctx, dst);
+		exmap_alias_unreserve(ctx, src);
+	}
+	e->res = k;
+	return err;
 }

@@ -90,6 +90,7 @@ void exmap_pool_init(struct exmap_ctx *ctx, unsigned long size)
 	mutex_init(&pool->grow_lock);
 	xa_init(&pool->frames);
 	pool->taken = 0;
+	xa_init(&pool->aliases);
 }
 
 /* Called at release, when no VMA maps any frame any more. */
@@ -104,6 +105,7 @@ void exmap_pool_destroy(struct exmap_ctx *ctx)
 		__free_page(page);
 	}
 	xa_destroy(&pool->frames);
+	xa_destroy(&pool->aliases);
 	atomic_long_sub(pool->taken, &exmap_frames_held);
 	pool->taken = 0;
 }
@@ -280,6 +282,7 @@ void exmap_pool_reclaim(struct exmap_ctx *ctx, unsigned long first,
 		exmap_frame_set_unmapped(page);
 		exmap_frames_push(&freed, page);
 	}
+	exmap_alias_reclaim(ctx, first, end, &freed);
 	if (!freed.nr)
 		return;
 

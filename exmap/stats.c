@@ -45,18 +45,21 @@ void exmap_count_mapped(struct exmap_ctx *ctx, struct exmap_counters *c,
 		atomic64_add(pages, &ctx->stats.mapped);
 }
 
-void exmap_stats_fill(struct exmap_ctx *ctx, struct exmap_stats *st)
+void exmap_stats_fill(struct exmap_ctx *ctx, struct exmap_stats2 *st2)
 {
 	struct exmap_shared_counters *s = &ctx->stats;
+	struct exmap_stats *st = &st2->base;
 	const struct exmap_counters *c;
-	u64 mapped, unmapped, reclaimed;
+	u64 mapped, unmapped, released, reclaimed;
 	unsigned long taken;
 	unsigned int i;
 
-	memset(st, 0, sizeof(*st));
+	memset(st2, 0, sizeof(*st2));
 	mapped = atomic64_read(&s->mapped);
 	reclaimed = atomic64_read(&s->reclaimed);
 	unmapped = 0;
+	released = 0;
+	st2->aliased_frames = max_t(s64, atomic64_read(&s->shared), 0);
 	st->steals = atomic64_read(&s->steals);
 	st->read_pages = atomic64_read(&s->read_pages);
 	st->read_calls = atomic64_read(&s->read_calls);
@@ -66,6 +69,10 @@ void exmap_stats_fill(struct exmap_ctx *ctx, struct exmap_stats *st)
 		c = &ctx->ifaces[i].stats;
 		mapped += READ_ONCE(c->mapped);
 		unmapped += READ_ONCE(c->unmapped);
+		released += READ_ONCE(c->released);
+		st2->alias_pages += READ_ONCE(c->alias_pages);
+		st2->move_pages += READ_ONCE(c->move_pages);
+		st2->query_calls += READ_ONCE(c->query_calls);
 		st->tlb_flushes += READ_ONCE(c->tlb_flushes);
 		st->read_pages += READ_ONCE(c->read_pages);
 		st->read_calls += READ_ONCE(c->read_calls);
@@ -84,10 +91,10 @@ void exmap_stats_fill(struct exmap_ctx *ctx, struct exmap_stats *st)
 	st->frames_taken = taken;
 	st->alloc_pages = mapped;
 	st->free_pages = unmapped;
-	if (mapped < unmapped + reclaimed)
+	if (mapped < released + reclaimed)
 		st->frames_in_use = 0;
 	else
-		st->frames_in_use = min_t(u64, mapped - unmapped - reclaimed,
+		st->frames_in_use = min_t(u64, mapped - released - reclaimed,
 					  taken);
 	st->frames_free = taken - st->frames_in_use;
 }

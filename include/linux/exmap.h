@@ -34,6 +34,9 @@
 /* Most entries in one interface vector (one call). */
 #define EXMAP_VEC_MAX		512
 
+/* Most entries in one vector of struct exmap_rewire (ALIAS, MOVE). */
+#define EXMAP_REWIRE_VEC_MAX	256
+
 /* Most pages one vector entry may cover. */
 #define EXMAP_ENTRY_MAX_PAGES	512
 
@@ -90,8 +93,25 @@ enum {
 	EXMAP_OP_READ = 2,
 	/* Write the mapped pages of each entry to the backing store. */
 	EXMAP_OP_WRITE = 3,
+	/*
+	 * Rewiring: the vector holds struct exmap_rewire entries.
+	 * ALIAS maps the frames of mapped source pages at unmapped
+	 * destination pages too; MOVE gives them to the destination and
+	 * unmaps the source (one TLB shootdown per call).
+	 */
+	EXMAP_OP_ALIAS = 4,
+	EXMAP_OP_MOVE = 5,
+	/* Count the mapped pages of each entry; changes nothing. */
+	EXMAP_OP_QUERY = 6,
 	EXMAP_OP_MAX
 };
+
+/*
+ * Flags of struct exmap_action. EXMAP_ACTION_QUERY_SHARED, with QUERY only:
+ * count instead the pages of each entry whose frame is also mapped at
+ * another page (by ALIAS).
+ */
+#define EXMAP_ACTION_QUERY_SHARED	(1U << 0)
 
 /*
  * struct exmap_iov - one entry of an interface vector (8 bytes).
@@ -111,12 +131,37 @@ struct exmap_iov {
 };
 
 /*
+ * struct exmap_rewire - one entry of an ALIAS or MOVE vector (16 bytes).
+ *
+ * An interface page holds EXMAP_REWIRE_VEC_MAX of them, in place of the
+ * struct exmap_iov entries the other opcodes use.
+ *
+ * @src:	in: first area page of the source run.
+ * @dst:	in: first area page of the destination run; the two runs may
+ *		not overlap.
+ * @len:	in: number of pages of each run, 1 .. EXMAP_ENTRY_MAX_PAGES.
+ * @res:	out: pages rewired (len on success), or -errno: -ENOENT if a
+ *		source page was not mapped, -EEXIST if a destination page was
+ *		mapped (the entry changed nothing in both cases). See
+ *		docs/api.md.
+ * @resv:	in: must be zero.
+ */
+struct exmap_rewire {
+	__u32 src;
+	__u32 dst;
+	__u16 len;
+	__s16 res;
+	__u32 resv;
+};
+
+/*
  * struct exmap_action - argument of EXMAP_IOC_ACTION.
  *
  * @interface:	in: interface whose vector holds the entries.
- * @nr:		in: number of entries, 1 .. EXMAP_VEC_MAX.
+ * @nr:		in: number of entries, 1 .. EXMAP_VEC_MAX
+ *		(.. EXMAP_REWIRE_VEC_MAX for ALIAS and MOVE).
  * @opcode:	in: EXMAP_OP_*.
- * @flags:	in: must be zero.
+ * @flags:	in: EXMAP_ACTION_QUERY_SHARED with QUERY, else zero.
  *
  * Returns -1 with errno when the call as a whole is refused: nothing was
  * done and no entry was changed, except that the first invalid entry gets
@@ -164,6 +209,26 @@ struct exmap_stats {
 };
 
 /*
+ * struct exmap_stats2 - argument of EXMAP_IOC_STATS2: the counters of
+ * struct exmap_stats and those added after it (256 bytes).
+ *
+ * @base:	as EXMAP_IOC_STATS gives it.
+ * @aliased_frames: frames mapped at more than one page now (by ALIAS).
+ * @alias_pages: pages mapped by ALIAS since SETUP.
+ * @move_pages:	pages moved by MOVE since SETUP.
+ * @query_calls: QUERY calls.
+ * @resv:	zero.
+ */
+struct exmap_stats2 {
+	struct exmap_stats base;
+	__u64 aliased_frames;
+	__u64 alias_pages;
+	__u64 move_pages;
+	__u64 query_calls;
+	__u64 resv[12];
+};
+
+/*
  * struct exmap_uring_cmd - READ or WRITE of one run of pages through
  * io_uring: IORING_OP_URING_CMD on the exmap fd, with sqe->cmd_op set to
  * EXMAP_OP_READ or EXMAP_OP_WRITE and this struct in sqe->cmd (it fits a
@@ -189,6 +254,7 @@ struct exmap_uring_cmd {
 #define _EXMAP_SETUP		0x00
 #define _EXMAP_ACTION		0x01
 #define _EXMAP_STATS		0x02
+#define _EXMAP_STATS2		0x03
 
 #define EXMAP_IOC_SETUP		_IOWR(EXMAP_IOC_MAGIC, _EXMAP_SETUP, \
 				      struct exmap_setup)
@@ -196,5 +262,7 @@ struct exmap_uring_cmd {
 				     struct exmap_action)
 #define EXMAP_IOC_STATS		_IOR(EXMAP_IOC_MAGIC, _EXMAP_STATS, \
 				     struct exmap_stats)
+#define EXMAP_IOC_STATS2	_IOR(EXMAP_IOC_MAGIC, _EXMAP_STATS2, \
+				     struct exmap_stats2)
 
 #endif /* _UAPI_LINUX_EXMAP_H */
