@@ -118,7 +118,8 @@ $(BIN)/libexmap-example: $(OBJ)/tools/libexmap/example.o $(LIB)/libexmap.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BIN)/exmap-test-libexmap: $(OBJ)/test/suite/libexmap.o $(LIB)/libexmap.a
+$(BIN)/exmap-test-libexmap $(BIN)/exmap-test-libexmap-rewire: \
+		$(BIN)/exmap-test-%: $(OBJ)/test/suite/%.o $(LIB)/libexmap.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
 
@@ -159,6 +160,7 @@ PERSIST_DISK := $(BUILD)/vm/persist.img
 check: deps checkpatch
 	$(MAKE) tools
 	$(BIN)/exmap-test-libexmap
+	$(BIN)/exmap-test-libexmap-rewire
 	$(BIN)/libexmap-example
 	$(BIN)/exmap-test-bufpool-units
 	$(BIN)/exmap-test-bufpool

@@ -188,6 +188,9 @@ static int fallback_action(struct exmap_if *i, unsigned int opcode)
 
 	if (opcode >= EXMAP_OP_MAX)
 		return -EINVAL;
+	/* Anonymous memory cannot be mapped twice: see memfd.c. */
+	if (opcode == EXMAP_OP_ALIAS || opcode == EXMAP_OP_MOVE)
+		return -EOPNOTSUPP;
 	for (unsigned int k = 0; k < i->nr; k++) {
 		struct exmap_iov *e = &i->vec[k];
 
@@ -217,6 +220,10 @@ static int fallback_action(struct exmap_if *i, unsigned int opcode)
 		case EXMAP_OP_READ:
 			res = do_read(x, e);
 			break;
+		case EXMAP_OP_QUERY:
+			/* No page shares its memory with another here. */
+			res = i->flags ? 0 : e->len - count_unmapped(x, e);
+			break;
 		default:
 			res = do_write(x, e);
 			break;
@@ -231,8 +238,10 @@ static int fallback_action(struct exmap_if *i, unsigned int opcode)
 	return failed;
 }
 
-static int fallback_stats(struct exmap *x, struct exmap_stats *st)
+static int fallback_stats(struct exmap *x, struct exmap_stats2 *st2)
 {
+	struct exmap_stats *st = &st2->base;
+
 	st->pool_size = x->opts.pool_pages;
 	st->frames_in_use = atomic_load(&x->in_use);
 	st->frames_taken = st->frames_in_use;

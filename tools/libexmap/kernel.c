@@ -59,16 +59,17 @@ fail:
 static int kernel_action(struct exmap_if *i, unsigned int opcode)
 {
 	struct exmap_action a = {
-		.interface = i->idx, .nr = i->nr, .opcode = opcode,
+		.interface = i->idx, .nr = exmap_if_nr(i, opcode),
+		.opcode = opcode, .flags = i->flags,
 	};
 	int ret = ioctl(i->x->fd, EXMAP_IOC_ACTION, &a);
 
 	return ret < 0 ? -errno : ret;
 }
 
-static int kernel_stats(struct exmap *x, struct exmap_stats *st)
+static int kernel_stats(struct exmap *x, struct exmap_stats2 *st)
 {
-	return ioctl(x->fd, EXMAP_IOC_STATS, st) ? -errno : 0;
+	return ioctl(x->fd, EXMAP_IOC_STATS2, st) ? -errno : 0;
 }
 
 const struct exmap_ops exmap_kernel_ops = {

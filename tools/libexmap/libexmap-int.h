@@ -11,6 +11,8 @@ struct exmap_if {
 	struct exmap *x;
 	unsigned int idx;
 	unsigned int nr;
+	unsigned int nr_rewire;	/* exmap_rewire_add() entries */
+	unsigned int flags;	/* of the call being made (QUERY) */
 	struct exmap_iov *vec;	/* the kernel's page, or fallback_vec */
 	struct exmap_iov *fallback_vec;
 };
@@ -19,7 +21,7 @@ struct exmap_ops {
 	int (*create)(struct exmap *x);
 	void (*destroy)(struct exmap *x);
 	int (*action)(struct exmap_if *i, unsigned int opcode);
-	int (*stats)(struct exmap *x, struct exmap_stats *st);
+	int (*stats)(struct exmap *x, struct exmap_stats2 *st);
 };
 
 struct exmap {
@@ -32,6 +34,9 @@ struct exmap {
 	/* kernel backend */
 	int fd;
 
+	/* fallback backend with EXMAP_OPT_REWIRE (memfd.c) */
+	struct exmap_memfd *memfd;
+
 	/* fallback backend: one bit per page, set while "mapped" */
 	_Atomic uint64_t *mapped;
 	atomic_ulong in_use;
@@ -41,5 +46,14 @@ struct exmap {
 
 extern const struct exmap_ops exmap_kernel_ops;
 extern const struct exmap_ops exmap_fallback_ops;
+extern const struct exmap_ops exmap_memfd_ops;
+
+/* The entries an action works on: rewires for ALIAS and MOVE. */
+static inline unsigned int exmap_if_nr(const struct exmap_if *i,
+				       unsigned int opcode)
+{
+	return opcode == EXMAP_OP_ALIAS || opcode == EXMAP_OP_MOVE ?
+	       i->nr_rewire : i->nr;
+}
 
 #endif

@@ -31,7 +31,8 @@ static int exmap_validate(const struct exmap_opts *o)
 	    o->nr_interfaces > EXMAP_MAX_INTERFACES ||
 	    o->backing_offset % EXMAP_PAGE_SIZE ||
 	    (o->backing_fd < 0 && o->backing_offset) ||
-	    o->backend > EXMAP_BACKEND_FALLBACK)
+	    o->backend > EXMAP_BACKEND_FALLBACK ||
+	    o->flags & ~EXMAP_OPT_REWIRE)
 		return -EINVAL;
 	return 0;
 }
@@ -54,8 +55,12 @@ int exmap_create(struct exmap **out, const struct exmap_opts *opts)
 		return -ENOMEM;
 	x->opts = *opts;
 	x->backend = backend;
-	x->ops = backend == EXMAP_BACKEND_KERNEL ? &exmap_kernel_ops :
-						   &exmap_fallback_ops;
+	if (backend == EXMAP_BACKEND_KERNEL)
+		x->ops = &exmap_kernel_ops;
+	else if (opts->flags & EXMAP_OPT_REWIRE)
+		x->ops = &exmap_memfd_ops;
+	else
+		x->ops = &exmap_fallback_ops;
 	x->fd = -1;
 	x->ifs = calloc(opts->nr_interfaces, sizeof(*x->ifs));
 	if (!x->ifs) {
@@ -103,10 +108,13 @@ struct exmap_if *exmap_interface(struct exmap *x, unsigned int idx)
 void exmap_vec_reset(struct exmap_if *i)
 {
 	i->nr = 0;
+	i->nr_rewire = 0;
 }
 
 int exmap_vec_add(struct exmap_if *i, uint32_t page, uint16_t len)
 {
+	if (i->nr_rewire)
+		return -EBUSY;
 	if (i->nr == EXMAP_VEC_MAX)
 		return -ENOSPC;
 	i->vec[i->nr] = (struct exmap_iov){ .page = page, .len = len };
@@ -126,7 +134,7 @@ const struct exmap_iov *exmap_vec_entry(struct exmap_if *i, unsigned int k)
 
 static int exmap_run(struct exmap_if *i, unsigned int opcode)
 {
-	if (!i->nr)
+	if (!exmap_if_nr(i, opcode))
 		return 0;
 	return i->x->ops->action(i, opcode);
 }
@@ -153,6 +161,63 @@ int exmap_write(struct exmap_if *i)
 
 int exmap_get_stats(struct exmap *x, struct exmap_stats *st)
 {
+	struct exmap_stats2 st2;
+	int ret = exmap_get_stats2(x, &st2);
+
+	*st = st2.base;
+	return ret;
+}
+
+int exmap_get_stats2(struct exmap *x, struct exmap_stats2 *st)
+{
 	memset(st, 0, sizeof(*st));
 	return x->ops->stats(x, st);
+}
+
+int exmap_rewire_add(struct exmap_if *i, uint32_t src, uint32_t dst,
+		     uint16_t len)
+{
+	struct exmap_rewire *rw = (struct exmap_rewire *)i->vec;
+
+	if (i->nr)
+		return -EBUSY;
+	if (i->nr_rewire == EXMAP_REWIRE_VEC_MAX)
+		return -ENOSPC;
+	rw[i->nr_rewire++] = (struct exmap_rewire){
+		.src = src, .dst = dst, .len = len,
+	};
+	return 0;
+}
+
+unsigned int exmap_rewire_len(struct exmap_if *i)
+{
+	return i->nr_rewire;
+}
+
+const struct exmap_rewire *exmap_rewire_entry(struct exmap_if *i,
+					      unsigned int k)
+{
+	return k < i->nr_rewire ? &((struct exmap_rewire *)i->vec)[k] : NULL;
+}
+
+int exmap_alias(struct exmap_if *i)
+{
+	return exmap_run(i, EXMAP_OP_ALIAS);
+}
+
+int exmap_move(struct exmap_if *i)
+{
+	return exmap_run(i, EXMAP_OP_MOVE);
+}
+
+int exmap_query(struct exmap_if *i, unsigned int flags)
+{
+	int ret;
+
+	if (flags & ~EXMAP_ACTION_QUERY_SHARED)
+		return -EINVAL;
+	i->flags = flags;
+	ret = exmap_run(i, EXMAP_OP_QUERY);
+	i->flags = 0;
+	return ret;
 }

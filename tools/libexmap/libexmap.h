@@ -43,6 +43,14 @@ enum exmap_backend {
 	EXMAP_BACKEND_FALLBACK = 2,
 };
 
+/*
+ * Options of struct exmap_opts. EXMAP_OPT_REWIRE: the fallback backend
+ * builds its area from the pages of a memfd, one mapping per page, so that
+ * exmap_alias() and exmap_move() work without the module (the classic way
+ * to rewire; see docs/libexmap.md). The kernel backend needs no option.
+ */
+#define EXMAP_OPT_REWIRE	(1U << 0)
+
 struct exmap_opts {
 	size_t area_pages;		/* pages of the area (4 KiB each) */
 	size_t pool_pages;		/* most frames at once (kernel backend) */
@@ -50,6 +58,7 @@ struct exmap_opts {
 	int backing_fd;			/* O_DIRECT fd, or -1 */
 	uint64_t backing_offset;	/* byte offset of area page 0 */
 	enum exmap_backend backend;
+	unsigned int flags;		/* EXMAP_OPT_* */
 };
 
 struct exmap;
@@ -86,8 +95,35 @@ int exmap_free(struct exmap_if *i);
 int exmap_read(struct exmap_if *i);
 int exmap_write(struct exmap_if *i);
 
+/*
+ * Rewiring. An interface's vector holds either exmap_vec_add() entries or
+ * exmap_rewire_add() entries (up to EXMAP_REWIRE_VEC_MAX), not both:
+ * adding the other kind before exmap_vec_reset() gives -EBUSY.
+ * exmap_alias() maps the frame of each mapped source page at its
+ * destination page too; exmap_move() moves it there and unmaps the source.
+ * Both return as exmap_alloc() does; each entry's res is the pages
+ * rewired, -ENOENT (a source page unmapped) or -EEXIST (a destination page
+ * mapped). The fallback backend needs EXMAP_OPT_REWIRE for them
+ * (-EOPNOTSUPP without).
+ */
+int exmap_rewire_add(struct exmap_if *i, uint32_t src, uint32_t dst,
+		     uint16_t len);
+unsigned int exmap_rewire_len(struct exmap_if *i);
+const struct exmap_rewire *exmap_rewire_entry(struct exmap_if *i,
+					      unsigned int k);
+int exmap_alias(struct exmap_if *i);
+int exmap_move(struct exmap_if *i);
+/*
+ * Each exmap_vec_add() entry's res becomes the number of its pages that
+ * are mapped (@flags EXMAP_ACTION_QUERY_SHARED: whose frame is mapped at
+ * another page too). Changes nothing.
+ */
+int exmap_query(struct exmap_if *i, unsigned int flags);
+
 /* Counters; the fallback backend counts what it can. 0 or -errno. */
 int exmap_get_stats(struct exmap *x, struct exmap_stats *st);
+/* The same and the counters added since (struct exmap_stats2). */
+int exmap_get_stats2(struct exmap *x, struct exmap_stats2 *st);
 
 #ifdef __cplusplus
 }
