@@ -45,7 +45,7 @@ SUITE_SRCS := $(sort $(wildcard test/suite/*.c))
 SUITE_PROGS := $(SUITE_SRCS:test/suite/%.c=$(BIN)/exmap-test-%)
 GUEST_PROGS := $(BIN)/test-exmap $(BIN)/exmap-io-persist $(SUITE_PROGS) \
 	       $(BIN)/bench-alloc $(BIN)/bench-steal $(BIN)/bench-read \
-	       $(BIN)/bench-report $(BIN)/exmap-demo \
+	       $(BIN)/bench-report $(BIN)/bench-rewire $(BIN)/exmap-demo \
 	       $(BIN)/libexmap-example
 
 all: module tools
@@ -141,13 +141,21 @@ $(BIN)/bench-alloc $(BIN)/bench-steal: $(BIN)/%: $(OBJ)/bench/%.o $(ALLOC_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+REWIRE_OBJS := $(addprefix $(OBJ)/bench/,rewire-main.o rewire-alltoone.o \
+		rewire-deque.o rewire-relocate.o record.o)
+
+$(BIN)/bench-rewire: $(REWIRE_OBJS) $(LIB)/libexmap.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BIN)/bench-report: $(OBJ)/bench/bench-report.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(OBJ)/test/%.o $(OBJ)/test/suite/%.o: include/linux/exmap.h test/helpers.h
 $(OBJ)/bench/%.o: include/linux/exmap.h bench/bench-util.h bench/alloc.h \
-		  bench/record.h bench/sysstat.h
+		  bench/record.h bench/sysstat.h bench/rewire.h \
+		  tools/libexmap/libexmap.h
 
 deps:
 	tools/deps.sh

@@ -10,6 +10,8 @@
 #   steal.png          1IF, 2IF and pool by batch size and by threads
 #   read.png           random 4 KiB reads/s by mode, per device
 #   bufpool.png        buffer-pool lookups/s, exmap against the fallback
+#   rewire.png         rewiring: all-to-one setup time, relocation pages/s,
+#                      deque items/s; exmap against memfd, mremap, copying
 # A figure whose CSV is missing is skipped.
 set -euo pipefail
 csvdir=${1:?usage: plot.sh CSVDIR FIGDIR}
@@ -276,6 +278,57 @@ set offsets 0, 0, graph 0.1, 0
 set key inside left top box opaque
 $(panel in-memory "in memory: pool larger than the data")
 $(panel out-of-memory "out of memory: pool 1/4 to 1/8 of the data")
+unset multiplot
+EOF
+fi
+if [ -f "$csvdir/rewire.csv" ]; then
+	csv=$csvdir/rewire.csv
+	rw_clause() { # bench, x column, y expression, impls...
+		local b=$1 x=$2 y=$3 sep='' f i
+		shift 3
+		for i in "$@"; do
+			f=$tmp/rw-$b-$i.dat
+			# A run that stopped at vm.max_map_count is not drawn.
+			sel "$csv" "v[\"bench\"] == \"$b\" && v[\"impl\"] == \"$i\" && v[\"failed_at\"] == \"\"" \
+				"$x, $y" | sort -n >"$f"
+			[ -s "$f" ] || continue
+			printf '%s"%s" using 1:2 with linespoints lw 2 pt 7 title "%s"' \
+				"$sep" "$f" "$i"
+			sep=', '
+		done
+	}
+	for l in queue stack-front random; do
+		for i in exmap memfd chunked; do
+			sel "$csv" "v[\"bench\"] == \"deque\" && v[\"load\"] == \"$l\" && v[\"impl\"] == \"$i\"" \
+				'v["items_per_second"]'
+		done | paste -sd' ' | sed "s/^/$l /" >>"$tmp/rw-deque.dat"
+	done
+	gnuplot <<EOF
+$common
+set terminal pngcairo size 1500,520 noenhanced
+set output "$figdir/rewire.png"
+set multiplot layout 1,3 title "Rewiring: exmap ALIAS and MOVE against the classic ways"
+set key inside left top box opaque
+set logscale xy 10
+set format y "%.0s%c"
+set xlabel "pages mapped onto one frame"
+set ylabel "seconds, setup + first touch (lower is better)"
+set title "all-to-one"
+plot $(rw_clause alltoone 'v["size"]' 'v["real_time"] * v["iterations"] / 1e9' exmap memfd)
+set logscale x 2
+set xlabel "pages moved per round"
+set ylabel "pages/s (higher is better)"
+set title "relocate scattered pages"
+plot $(rw_clause relocate 'v["size"]' 'v["items_per_second"]' exmap-move exmap-copy mremap)
+unset logscale
+set logscale y 10
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set xlabel ""
+set ylabel "items/s (higher is better)"
+set title "deque of 64-byte items"
+plot "$tmp/rw-deque.dat" using 2:xtic(1) title "exmap", "" using 3 title "memfd", "" using 4 title "chunked"
 unset multiplot
 EOF
 fi

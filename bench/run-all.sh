@@ -6,7 +6,7 @@
 #
 # usage: run-all.sh [-s SECONDS] [-k KEYS] [-d DEVICE]... [-o RECORDS]
 #                   [-r OUTDIR] [-p FIGDIR] [-x EXPORTDEV] [SUITE...]
-#   SUITE      alloc steal read bufpool (default: all, in that order)
+#   SUITE      alloc steal read bufpool rewire (default: all, in that order)
 #   -s         seconds per measurement (default 1)
 #   -k         keys of the buffer-pool benchmark (default 500000)
 #   -d         a device for the read benchmark, read only (default: null_blk
@@ -37,7 +37,7 @@ while getopts s:k:d:o:r:p:x:h opt; do
 	esac
 done
 shift $((OPTIND - 1))
-suites=${*:-alloc steal read bufpool}
+suites=${*:-alloc steal read bufpool rewire}
 
 if [ ! -c /dev/exmap ]; then
 	echo "run-all.sh: /dev/exmap missing: load exmap.ko first" >&2
@@ -60,6 +60,7 @@ for suite in $suites; do
 	case $suite in
 	alloc) bench-alloc -s "$secs" -o "$rec" ;;
 	steal) bench-steal -s "$secs" -o "$rec" ;;
+	rewire) bench-rewire -s "$secs" -o "$rec" ;;
 	# shellcheck disable=SC2086 # $devs: one word per device
 	read) EXMAP_BENCH_RECORDS=$rec bench-read.sh "$secs" $devs ;;
 	# Twice as long: a lookup run starts with a cold pool.
