@@ -3,7 +3,8 @@
  * relocate: move K pages scattered over a large area to K new addresses
  * (a compaction, or a page that changes its id), and back, K = 1 to 512.
  *
- *   exmap-move   one MOVE call of K one-page entries (one shootdown)
+ *   exmap-move   one MOVE call of K one-page entries (one shootdown;
+ *                two calls for 512: a vector holds 256 such entries)
  *   exmap-copy   without rewiring: ALLOC the K destinations in one call,
  *                memcpy each page, FREE the K sources in one call
  *   mremap       anonymous memory, one mremap(MREMAP_FIXED) per page
@@ -53,15 +54,20 @@ static void relocate_exmap(const struct rw_opts *o, unsigned int nr,
 
 	t0 = now();
 	do {
-		for (unsigned int k = 0; k < nr; k++) {
-			if (copy) {
-				x.vec[k] = (struct exmap_iov){
-					.page = page_of(!s, k), .len = 1 };
-				continue;
-			}
-			x.rw[k] = (struct exmap_rewire){
-				.src = page_of(s, k), .dst = page_of(!s, k),
-				.len = 1 };
+		for (unsigned int k = 0; copy && k < nr; k++)
+			x.vec[k] = (struct exmap_iov){
+				.page = page_of(!s, k), .len = 1 };
+		/* A vector holds 256 rewiring entries: 512 take two calls. */
+		for (unsigned int k0 = 0; !copy && k0 < nr;
+		     k0 += EXMAP_REWIRE_VEC_MAX) {
+			unsigned int n = nr - k0 < EXMAP_REWIRE_VEC_MAX ?
+					 nr - k0 : EXMAP_REWIRE_VEC_MAX;
+
+			for (unsigned int k = 0; k < n; k++)
+				x.rw[k] = (struct exmap_rewire){
+					.src = page_of(s, k0 + k),
+					.dst = page_of(!s, k0 + k), .len = 1 };
+			rw_exmap_action(&x, EXMAP_OP_MOVE, n);
 		}
 		if (copy) {
 			rw_exmap_action(&x, EXMAP_OP_ALLOC, nr);
@@ -72,8 +78,6 @@ static void relocate_exmap(const struct rw_opts *o, unsigned int nr,
 				x.vec[k] = (struct exmap_iov){
 					.page = page_of(s, k), .len = 1 };
 			rw_exmap_action(&x, EXMAP_OP_FREE, nr);
-		} else {
-			rw_exmap_action(&x, EXMAP_OP_MOVE, nr);
 		}
 		s = !s;
 		moved += nr;
