@@ -49,6 +49,18 @@ static void exmap_area_close(struct vm_area_struct *vma)
 	exmap_pool_reclaim(ctx, first, min(end, ctx->area_pages));
 }
 
+/*
+ * A debugger's view of the area (ptrace, /proc/PID/mem): the kernel cannot
+ * pin a page of a VM_PFNMAP mapping, so access_remote_vm() asks here. A
+ * mapped page reads and writes as itself; an unmapped one is an error,
+ * not zeros.
+ */
+static int exmap_area_access(struct vm_area_struct *vma, unsigned long addr,
+			     void *buf, int len, int write)
+{
+	return exmap_pt_access(vma->vm_mm, addr, buf, len, write);
+}
+
 /* Page index == address offset forever: the area must not move. */
 static int exmap_area_mremap(struct vm_area_struct *vma)
 {
@@ -59,6 +71,7 @@ static const struct vm_operations_struct exmap_area_vm_ops = {
 	.open = exmap_area_open,
 	.close = exmap_area_close,
 	.mremap = exmap_area_mremap,
+	.access = exmap_area_access,
 	.fault = exmap_area_fault,
 };
 

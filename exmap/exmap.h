@@ -434,6 +434,8 @@ void exmap_pt_collect(struct exmap_ctx *ctx, struct mm_struct *mm,
 		      struct exmap_entry *entries, unsigned int nr,
 		      struct bio_vec *slots, const u32 *first_slot,
 		      bool shared);
+int exmap_pt_access(struct mm_struct *mm, unsigned long addr, void *buf,
+		    int len, bool write);
 int exmap_pt_rewire(struct exmap_ctx *ctx, struct mm_struct *mm,
 		    struct vm_area_struct *dvma,
 		    struct exmap_rewire_entry *e, bool move);

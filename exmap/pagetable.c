@@ -546,3 +546,37 @@ int exmap_pt_rewire(struct exmap_ctx *ctx, struct mm_struct *mm,
 	e->res = k;
 	return err;
 }
+
+/*
+ * Copies up to @len bytes between @buf and the frame mapped at @addr, not
+ * past the end of its page: for a debugger, through access_remote_vm().
+ * Returns the bytes copied, or -EFAULT when the page is not mapped.
+ */
+int exmap_pt_access(struct mm_struct *mm, unsigned long addr, void *buf,
+		    int len, bool write)
+{
+	struct exmap_ptw w = { .mm = mm };
+	unsigned int off = offset_in_page(addr);
+	struct page *page;
+	pte_t *pte, val;
+	int err;
+
+	exmap_assert_mmap_locked(mm);
+	len = min_t(int, len, PAGE_SIZE - off);
+	pte = exmap_ptw_pte(&w, addr, false, &err);
+	if (!pte)
+		return -EFAULT;
+	val = ptep_get(pte);
+	if (pte_none(val) || (write && !pte_write(val))) {
+		exmap_ptw_unlock(&w);
+		return -EFAULT;
+	}
+	/* The PTE lock keeps the frame from being unmapped and reused. */
+	page = pte_page(val);
+	if (write)
+		memcpy(page_address(page) + off, buf, len);
+	else
+		memcpy(buf, page_address(page) + off, len);
+	exmap_ptw_unlock(&w);
+	return len;
+}
