@@ -339,85 +339,55 @@ static void deque_report(const struct rw_opts *o, const char *impl,
 	rw_report(o, "deque", load, impl, n, items, secs, NULL, 0);
 }
 
-static void deque_rewired(const struct rw_opts *o, enum exmap_backend b,
-			  const char *impl, uint64_t n)
-{
-	const uint64_t expect = n * (n - 1) / 2;
-	struct rdeque d;
-	double items, secs;
-	uint64_t sum;
-
-	if (rd_open(&d, b, n))
-		return;
-	TIMED(o, items, secs, {
-		if (rd_queue(&d, n) != expect)
-			die("deque: queue lost an item");
-		items += 2.0 * n;
-	});
-	deque_report(o, impl, "queue", n, items, secs);
-	TIMED(o, items, secs, {
-		if (rd_stack(&d, n) != expect)
-			die("deque: stack lost an item");
-		items += 2.0 * n;
-	});
-	deque_report(o, impl, "stack-front", n, items, secs);
-	{
-		struct item it = { { 1 } };
-
-		for (uint64_t k = 0; k < n; k++)
-			rd_push_back(&d, &it);
-	}
-	TIMED(o, items, secs, {
-		sum = rd_random(&d, n, (uint64_t)items + 1);
-		if (sum != n)
-			die("deque: random read wrong");
-		items += n;
-	});
-	deque_report(o, impl, "random", n, items, secs);
-	rd_close(&d);
+/* The three timed workloads on an open deque, for either kind. */
+#define DEQUE_RUN(P, D)							\
+static void P##_run(const struct rw_opts *o, D *d, const char *impl,	\
+		    uint64_t n)						\
+{									\
+	const uint64_t expect = n * (n - 1) / 2;			\
+	struct item one = { { 1 } };					\
+	double items, secs;						\
+									\
+	TIMED(o, items, secs, {						\
+		if (P##_queue(d, n) != expect)				\
+			die("deque: queue lost an item");		\
+		items += 2.0 * n;					\
+	});								\
+	deque_report(o, impl, "queue", n, items, secs);			\
+	TIMED(o, items, secs, {						\
+		if (P##_stack(d, n) != expect)				\
+			die("deque: stack lost an item");		\
+		items += 2.0 * n;					\
+	});								\
+	deque_report(o, impl, "stack-front", n, items, secs);		\
+	for (uint64_t k = 0; k < n; k++)				\
+		P##_push_back(d, &one);					\
+	TIMED(o, items, secs, {						\
+		if (P##_random(d, n, (uint64_t)items + 1) != n)		\
+			die("deque: random read wrong");		\
+		items += n;						\
+	});								\
+	deque_report(o, impl, "random", n, items, secs);		\
 }
 
-static void deque_chunked(const struct rw_opts *o, uint64_t n)
-{
-	const uint64_t expect = n * (n - 1) / 2;
-	struct cdeque d;
-	double items, secs;
-	uint64_t sum;
-
-	cd_open(&d);
-	TIMED(o, items, secs, {
-		if (cd_queue(&d, n) != expect)
-			die("deque: queue lost an item");
-		items += 2.0 * n;
-	});
-	deque_report(o, "chunked", "queue", n, items, secs);
-	TIMED(o, items, secs, {
-		if (cd_stack(&d, n) != expect)
-			die("deque: stack lost an item");
-		items += 2.0 * n;
-	});
-	deque_report(o, "chunked", "stack-front", n, items, secs);
-	{
-		struct item it = { { 1 } };
-
-		for (uint64_t k = 0; k < n; k++)
-			cd_push_back(&d, &it);
-	}
-	TIMED(o, items, secs, {
-		sum = cd_random(&d, n, (uint64_t)items + 1);
-		if (sum != n)
-			die("deque: random read wrong");
-		items += n;
-	});
-	deque_report(o, "chunked", "random", n, items, secs);
-	cd_close(&d);
-}
+DEQUE_RUN(rd, struct rdeque)
+DEQUE_RUN(cd, struct cdeque)
 
 void rw_deque(const struct rw_opts *o)
 {
 	uint64_t n = o->quick ? 1 << 16 : 1 << 20;
+	struct rdeque rd;
+	struct cdeque cd;
 
-	deque_rewired(o, EXMAP_BACKEND_KERNEL, "exmap", n);
-	deque_rewired(o, EXMAP_BACKEND_FALLBACK, "memfd", n);
-	deque_chunked(o, n);
+	if (!rd_open(&rd, EXMAP_BACKEND_KERNEL, n)) {
+		rd_run(o, &rd, "exmap", n);
+		rd_close(&rd);
+	}
+	if (!rd_open(&rd, EXMAP_BACKEND_FALLBACK, n)) {
+		rd_run(o, &rd, "memfd", n);
+		rd_close(&rd);
+	}
+	cd_open(&cd);
+	cd_run(o, &cd, "chunked", n);
+	cd_close(&cd);
 }

@@ -25,15 +25,7 @@ static unsigned int range_flush_pages = EXMAP_RANGE_FLUSH_MAX;
 static int exmap_range_flush_set(const char *val,
 				 const struct kernel_param *kp)
 {
-	unsigned int pages;
-	int ret = kstrtouint(val, 0, &pages);
-
-	if (ret)
-		return ret;
-	if (pages > EXMAP_RANGE_FLUSH_MAX)
-		return -EINVAL;
-	WRITE_ONCE(range_flush_pages, pages);
-	return 0;
+	return param_set_uint_minmax(val, kp, 0, EXMAP_RANGE_FLUSH_MAX);
 }
 
 static const struct kernel_param_ops exmap_range_flush_ops = {

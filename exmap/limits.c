@@ -59,15 +59,7 @@ static unsigned int reserve_pct = 3;
 
 static int exmap_reserve_set(const char *val, const struct kernel_param *kp)
 {
-	unsigned int pct;
-	int ret = kstrtouint(val, 0, &pct);
-
-	if (ret)
-		return ret;
-	if (pct > 50)
-		return -EINVAL;
-	WRITE_ONCE(reserve_pct, pct);
-	return 0;
+	return param_set_uint_minmax(val, kp, 0, 50);
 }
 
 static const struct kernel_param_ops exmap_reserve_ops = {
