@@ -344,6 +344,27 @@ static void test_munmap_with_aliases(void **state)
 	assert_frames(c, 0, 0);
 }
 
+/* munmap of one alias, then of the source: the frame goes with the last. */
+static void test_munmap_one_alias(void **state)
+{
+	struct ctx *c = *state;
+
+	alloc_fill(c, 100, 1, 's');
+	set_rw(&c->rw[0], 100, 200, 1);
+	set_rw(&c->rw[1], 100, 300, 1);
+	assert_int_equal(t_action(c->fd, 0, EXMAP_OP_ALIAS, 2), 0);
+	assert_frames(c, 1, 1);
+
+	assert_int_equal(munmap(c->area + 200 * T_PAGE, T_PAGE), 0);
+	assert_frames(c, 1, 1);			/* still at 100 and 300 */
+	assert_int_equal(c->area[300 * T_PAGE], 's');
+	assert_int_equal(munmap(c->area + 100 * T_PAGE, T_PAGE), 0);
+	assert_frames(c, 1, 0);			/* at 300 alone */
+	assert_int_equal(c->area[300 * T_PAGE + 1], 's');
+	assert_int_equal(munmap(c->area + 300 * T_PAGE, T_PAGE), 0);
+	assert_frames(c, 0, 0);
+}
+
 /* Exit and fork with aliases: the child has none; every frame returns. */
 static void test_exit_with_aliases(void **state)
 {
@@ -400,6 +421,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_refused,
 						ctx_setup, ctx_teardown),
 		cmocka_unit_test_setup_teardown(test_munmap_with_aliases,
+						ctx_setup, ctx_teardown),
+		cmocka_unit_test_setup_teardown(test_munmap_one_alias,
 						ctx_setup, ctx_teardown),
 		cmocka_unit_test(test_exit_with_aliases),
 	};
