@@ -201,6 +201,127 @@ static void test_threads_under_eviction(void **state)
 	assert_int_equal(bp_close(bp), 0);
 }
 
+/* Fills page @pid with a pattern of @gen. */
+static void fill_page(char *p, uint64_t pid, uint64_t gen)
+{
+	for (unsigned int i = 0; i < BP_PAGE / 8; i++)
+		((uint64_t *)p)[i] = value_of(pid * 4096 + i, gen);
+}
+
+static bool page_is(const char *p, uint64_t pid, uint64_t gen)
+{
+	for (unsigned int i = 0; i < BP_PAGE / 8; i++)
+		if (((const uint64_t *)p)[i] != value_of(pid * 4096 + i, gen))
+			return false;
+	return true;
+}
+
+#define NS_OFFSET	(8 * BP_PAGE)
+#define NS_PAGES	(3 * POOL)
+#define NS_DIRTY	(POOL / 3)
+
+/* Page @pid as the device holds it (at NS_OFFSET, the pool's page 0). */
+static bool stored_is(uint64_t pid, uint64_t gen)
+{
+	char buf[BP_PAGE];
+	int fd = open(store, O_RDONLY);
+	bool same;
+
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, buf, BP_PAGE, NS_OFFSET + pid * BP_PAGE),
+			 BP_PAGE);
+	close(fd);
+	same = page_is(buf, pid, gen);
+	return same;
+}
+
+/*
+ * A no-steal pool at an offset of the device: eviction never writes a
+ * dirty page (the device keeps the old contents while the pool cycles
+ * through three times its size), bp_write_back() writes them all and they
+ * are clean after; bp_fix_new() makes an evicted page resident without
+ * reading it.
+ */
+static void test_no_steal_write_back(void **state)
+{
+	struct bp_opts o = {
+		.device = store, .backing_offset = NS_OFFSET,
+		.area_pages = 1024, .pool_pages = POOL, .threads = 1,
+		.backend = backend, .no_steal = true,
+	};
+	uint64_t pids[NS_PAGES], dirty[NS_PAGES];
+	struct bp_thread t;
+	struct bufpool *bp;
+	unsigned long ev;
+
+	(void)state;
+	assert_int_equal(bp_install_fault_handler(), 0);
+	assert_int_equal(bp_open(&bp, &o), 0);
+	bp_thread_init(bp, &t, 0);
+	/* Written and made clean a batch at a time: the pool is small. */
+	for (unsigned int i = 0; i < NS_PAGES; i++) {
+		pids[i] = bp_alloc_page(&t);
+		fill_page(bp_addr(bp, pids[i]), pids[i], 0);
+		bp_unfix_x(&t, pids[i], true);
+		if (atomic_load(&bp->dirty_pages) >= POOL / 2) {
+			size_t n = bp_dirty_list(bp, dirty, NS_PAGES);
+
+			assert_int_equal(n, atomic_load(&bp->dirty_pages));
+			assert_int_equal(bp_write_back(&t, dirty, n), 0);
+			assert_int_equal(atomic_load(&bp->dirty_pages), 0);
+		}
+	}
+	assert_int_equal(bp_write_back(&t, dirty,
+				       bp_dirty_list(bp, dirty, NS_PAGES)), 0);
+	for (unsigned int i = 0; i < NS_PAGES; i++)
+		assert_true(stored_is(pids[i], 0));
+
+	for (unsigned int i = 0; i < NS_DIRTY; i++) {
+		char *p = bp_fix_x(&t, pids[i]);
+
+		fill_page(p, pids[i], 1);
+		bp_unfix_x(&t, pids[i], true);
+	}
+	assert_int_equal(atomic_load(&bp->dirty_pages), NS_DIRTY);
+	ev = atomic_load(&bp->stats.evictions);
+	for (int round = 0; round < 3; round++) {
+		for (unsigned int i = NS_DIRTY; i < NS_PAGES; i++) {
+			char *p = bp_fix_s(&t, pids[i]);
+
+			assert_true(page_is(p, pids[i], 0));
+			bp_unfix_s(&t, pids[i]);
+		}
+	}
+	assert_true(atomic_load(&bp->stats.evictions) > ev + NS_PAGES);
+	for (unsigned int i = 0; i < NS_DIRTY; i++) {
+		assert_false(bp_evicted(&t, pids[i]));
+		assert_true(page_is(bp_addr(bp, pids[i]), pids[i], 1));
+		assert_true(stored_is(pids[i], 0));
+	}
+	assert_int_equal(bp_dirty_list(bp, dirty, NS_PAGES), NS_DIRTY);
+	assert_int_equal(bp_write_back(&t, dirty, NS_DIRTY), 0);
+	assert_int_equal(atomic_load(&bp->dirty_pages), 0);
+	assert_int_equal(bp_dirty_list(bp, dirty, NS_PAGES), 0);
+	for (unsigned int i = 0; i < NS_DIRTY; i++)
+		assert_true(stored_is(pids[i], 1));
+
+	/* Reused page: no read, dirty, resident; written back on demand. */
+	for (int round = 0; round < 2; round++) {
+		for (unsigned int i = NS_DIRTY; i < NS_PAGES; i++) {
+			bp_fix_s(&t, pids[i]);
+			bp_unfix_s(&t, pids[i]);
+		}
+	}
+	assert_true(bp_evicted(&t, pids[0]));
+	fill_page(bp_fix_new(&t, pids[0]), pids[0], 2);
+	bp_unfix_x(&t, pids[0], true);
+	assert_int_equal(atomic_load(&bp->dirty_pages), 1);
+	assert_int_equal(bp_write_back(&t, pids, 1), 0);
+	assert_true(stored_is(pids[0], 2));
+	assert_int_equal(bp_next_page(bp), pids[NS_PAGES - 1] + 1);
+	assert_int_equal(bp_close(bp), 0);
+}
+
 static int setup_store(void **state)
 {
 	const char *dir = getenv("EXMAP_TEST_DIR");
@@ -230,6 +351,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_lookup_many, setup_store,
 						remove_store),
 		cmocka_unit_test_setup_teardown(test_threads_under_eviction,
+						setup_store, remove_store),
+		cmocka_unit_test_setup_teardown(test_no_steal_write_back,
 						setup_store, remove_store),
 	};
 	int failed;

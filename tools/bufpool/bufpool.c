@@ -59,6 +59,15 @@ static int bp_call(struct bp_thread *t, int (*op)(struct exmap_if *),
 	return op(t->i);
 }
 
+/* Under the exclusive latch of @pid. */
+static void bp_set_dirty(struct bufpool *bp, uint64_t pid)
+{
+	if (!bp->dirty[pid]) {
+		bp->dirty[pid] = 1;
+		atomic_fetch_add(&bp->dirty_pages, 1);
+	}
+}
+
 struct bp_victims {
 	struct bufpool *bp;
 	uint64_t pids[BP_EVICT_BATCH];
@@ -72,7 +81,12 @@ static bool bp_clock_visit(uint64_t pid, void *arg)
 	uint64_t w = ps_load(ps);
 
 	if (ps_state(w) == PS_MARKED) {
-		if (ps_try_lock_x(ps, w))
+		if (!ps_try_lock_x(ps, w))
+			return true;
+		/* The latch makes the dirty flag stable. */
+		if (v->bp->no_steal && v->bp->dirty[pid])
+			ps_unlock_x_unchanged(ps, w);
+		else
 			v->pids[v->n++] = pid;
 	} else if (ps_state(w) == PS_UNLOCKED) {
 		ps_try_mark(ps, w);
@@ -109,6 +123,8 @@ static void bp_evict(struct bp_thread *t)
 	}
 	if (v.n && bp_call(t, exmap_free, v.pids, v.n) < 0)
 		abort();
+	if (nd)
+		atomic_fetch_sub(&bp->dirty_pages, nd);
 	for (unsigned int k = 0; k < v.n; k++) {
 		bp->dirty[v.pids[k]] = 0;
 		rs_remove(&bp->rs, v.pids[k]);
@@ -203,8 +219,36 @@ uint64_t bp_alloc_page(struct bp_thread *t)
 	while (!ps_try_lock_x(&bp->states[pid], ps_load(&bp->states[pid])))
 		sched_yield();
 	bp_load(t, pid, true);
-	bp->dirty[pid] = 1;
+	bp_set_dirty(bp, pid);
 	return pid;
+}
+
+char *bp_fix_new(struct bp_thread *t, uint64_t pid)
+{
+	page_state_t *ps = &t->bp->states[pid];
+
+	for (;;) {
+		uint64_t w = ps_load(ps);
+
+		if (!ps_try_lock_x(ps, w)) {
+			sched_yield();
+			continue;
+		}
+		if (ps_state(w) == PS_EVICTED)
+			bp_load(t, pid, true);
+		bp_set_dirty(t->bp, pid);
+		return bp_addr(t->bp, pid);
+	}
+}
+
+uint64_t bp_next_page(struct bufpool *bp)
+{
+	return atomic_load(&bp->next_page);
+}
+
+void bp_set_next_page(struct bufpool *bp, uint64_t pid)
+{
+	atomic_store(&bp->next_page, pid);
 }
 
 char *bp_fix_x(struct bp_thread *t, uint64_t pid)
@@ -248,7 +292,7 @@ char *bp_fix_s(struct bp_thread *t, uint64_t pid)
 void bp_unfix_x(struct bp_thread *t, uint64_t pid, bool dirtied)
 {
 	if (dirtied)
-		t->bp->dirty[pid] = 1;
+		bp_set_dirty(t->bp, pid);
 	ps_unlock_x(&t->bp->states[pid], false);
 }
 
@@ -336,6 +380,7 @@ int bp_open(struct bufpool **out, const struct bp_opts *o)
 		.area_pages = o->area_pages,
 		.pool_pages = o->pool_pages + slack,
 		.nr_interfaces = o->threads + 1,
+		.backing_offset = o->backing_offset,
 		.backend = o->backend,
 	};
 	struct bufpool *bp = calloc(1, sizeof(*bp));
@@ -355,6 +400,7 @@ int bp_open(struct bufpool **out, const struct bp_opts *o)
 	bp->area_pages = o->area_pages;
 	bp->pool_pages = o->pool_pages;
 	bp->threads = o->threads;
+	bp->no_steal = o->no_steal;
 	pthread_mutex_init(&bp->evict_lock, NULL);
 	bp->states = malloc(o->area_pages * sizeof(*bp->states));
 	bp->dirty = calloc(o->area_pages, 1);
@@ -395,6 +441,82 @@ int bp_open(struct bufpool **out, const struct bp_opts *o)
 	return 0;
 }
 
+struct bp_dirty_walk {
+	struct bufpool *bp;
+	uint64_t *pids;
+	size_t n, max;
+};
+
+static bool bp_list_dirty(uint64_t pid, void *arg)
+{
+	struct bp_dirty_walk *w = arg;
+
+	if (pid && w->bp->dirty[pid])
+		w->pids[w->n++] = pid;
+	return w->n < w->max;
+}
+
+size_t bp_dirty_list(struct bufpool *bp, uint64_t *pids, size_t max)
+{
+	struct bp_dirty_walk w = { .bp = bp, .pids = pids, .max = max };
+
+	if (max)
+		rs_walk(&bp->rs, bp_list_dirty, &w);
+	return w.n;
+}
+
+/* One WRITE of up to EXMAP_VEC_MAX pages, which the caller latched. */
+static int bp_write_run(struct bp_thread *t, const uint64_t *pids,
+			unsigned int n)
+{
+	int ret = bp_call(t, exmap_write, pids, n);
+
+	if (ret < 0)
+		return ret;
+	for (unsigned int k = 0; k < n; k++) {
+		int res = exmap_vec_entry(t->i, k)->res;
+
+		if (res < 0)
+			return res;
+	}
+	return ret ? -EIO : 0;
+}
+
+int bp_write_back(struct bp_thread *t, const uint64_t *pids, size_t n)
+{
+	struct bufpool *bp = t->bp;
+	int ret = 0;
+
+	for (size_t done = 0; done < n && !ret; done += EXMAP_VEC_MAX) {
+		unsigned int m = n - done < EXMAP_VEC_MAX ? n - done :
+							    EXMAP_VEC_MAX;
+
+		/* Shared latches: no eviction under the WRITE. */
+		for (unsigned int k = 0; k < m; k++)
+			bp_fix_s(t, pids[done + k]);
+		ret = bp_write_run(t, pids + done, m);
+		for (unsigned int k = 0; k < m; k++)
+			bp_unfix_s(t, pids[done + k]);
+		if (!ret)
+			atomic_fetch_add(&bp->stats.written_bytes, m * BP_PAGE);
+	}
+	if (!ret && fdatasync(bp->fd))
+		ret = -errno;
+	if (ret)
+		return ret;
+	/*
+	 * Clean only once on stable storage. Writers set the flag under the
+	 * exclusive latch, which the caller keeps them from taking here.
+	 */
+	for (size_t k = 0; k < n; k++) {
+		if (bp->dirty[pids[k]]) {
+			bp->dirty[pids[k]] = 0;
+			atomic_fetch_sub(&bp->dirty_pages, 1);
+		}
+	}
+	return 0;
+}
+
 static bool bp_collect_dirty(uint64_t pid, void *arg)
 {
 	struct bp_thread *t = arg;
@@ -407,6 +529,7 @@ static bool bp_collect_dirty(uint64_t pid, void *arg)
 		}
 		exmap_vec_add(t->i, (uint32_t)pid, 1);
 		t->bp->dirty[pid] = 0;
+		atomic_fetch_sub(&t->bp->dirty_pages, 1);
 		atomic_fetch_add(&t->bp->stats.written_bytes, BP_PAGE);
 	}
 	return true;

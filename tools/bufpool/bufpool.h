@@ -32,11 +32,19 @@ struct bp_meta {
 
 struct bp_opts {
 	const char *device;		/* backing file or block device */
+	uint64_t backing_offset;	/* byte offset of page 0 on the device */
 	uint64_t area_pages;		/* virtual size: the data's upper bound */
 	uint64_t pool_pages;		/* resident pages at most */
 	unsigned int threads;
 	enum exmap_backend backend;
 	bool reuse;			/* keep the data found on the device */
+	/*
+	 * Eviction never takes a dirty page: the caller writes dirty pages
+	 * back itself (bp_write_back(), at its checkpoints), so that the
+	 * device holds only states the caller chose. It must keep the dirty
+	 * pages (bp->dirty_pages) well below pool_pages.
+	 */
+	bool no_steal;
 };
 
 struct bp_stats {
@@ -55,9 +63,11 @@ struct bufpool {
 	uint8_t *dirty;			/* set under the exclusive latch */
 	struct resident_set rs;
 	atomic_ulong resident;
+	atomic_ulong dirty_pages;	/* pages whose dirty flag is set */
 	atomic_ulong next_page;
 	uint64_t area_pages, pool_pages;
 	unsigned int threads;
+	bool no_steal;
 	pthread_mutex_t evict_lock;
 	struct bp_stats stats;
 	struct bp_meta *meta;		/* page 0, resident for good */
@@ -91,6 +101,27 @@ static inline char *bp_addr(struct bufpool *bp, uint64_t pid)
 void bp_prefetch(struct bp_thread *t, const uint64_t *pids, unsigned int n);
 /* A new page, exclusively latched and resident (contents undefined). */
 uint64_t bp_alloc_page(struct bp_thread *t);
+/*
+ * Latches @pid exclusively for a caller that will overwrite all of it (a
+ * page it reuses): made resident without reading the device, and dirty.
+ */
+char *bp_fix_new(struct bp_thread *t, uint64_t pid);
+/* The next page bp_alloc_page() hands out; a caller's recovery sets it. */
+uint64_t bp_next_page(struct bufpool *bp);
+void bp_set_next_page(struct bufpool *bp, uint64_t pid);
+
+/*
+ * Lists up to @max dirty pages (page 0 excluded) into @pids; returns how
+ * many. With no writer at work the list is complete.
+ */
+size_t bp_dirty_list(struct bufpool *bp, uint64_t *pids, size_t max);
+/*
+ * Writes the @n pages @pids back (WRITE calls of up to EXMAP_VEC_MAX
+ * entries, each page latched shared meanwhile), then fdatasync()s the
+ * device; on success the pages are clean. The caller keeps writers off
+ * these pages. 0, or -errno with the pages still dirty.
+ */
+int bp_write_back(struct bp_thread *t, const uint64_t *pids, size_t n);
 /* Latch a page, reading it in on a miss. */
 char *bp_fix_x(struct bp_thread *t, uint64_t pid);
 char *bp_fix_s(struct bp_thread *t, uint64_t pid);

@@ -79,6 +79,15 @@ static inline void ps_unlock_x(page_state_t *ps, bool evicted)
 			      memory_order_release);
 }
 
+/*
+ * Ends an exclusive hold that changed nothing: the word goes back to @old,
+ * what it was before the lock, so optimistic readers need not restart.
+ */
+static inline void ps_unlock_x_unchanged(page_state_t *ps, uint64_t old)
+{
+	atomic_store_explicit(ps, old, memory_order_release);
+}
+
 /* One more shared holder, from an unlocked, marked or shared @old. */
 static inline bool ps_try_lock_s(page_state_t *ps, uint64_t old)
 {

@@ -104,3 +104,16 @@ void rs_clock(struct resident_set *rs, uint64_t n,
 			return;
 	}
 }
+
+void rs_walk(struct resident_set *rs, bool (*fn)(uint64_t page, void *arg),
+	     void *arg)
+{
+	for (uint64_t i = 0; i <= rs->mask; i++) {
+		uint64_t cur = atomic_load(&rs->slots[i]);
+
+		if (cur == RS_EMPTY || cur == RS_TOMBSTONE)
+			continue;
+		if (!fn(cur, arg))
+			return;
+	}
+}

@@ -39,4 +39,8 @@ bool rs_contains(struct resident_set *rs, uint64_t page);
 void rs_clock(struct resident_set *rs, uint64_t n,
 	      bool (*fn)(uint64_t page, void *arg), void *arg);
 
+/* Calls @fn for every page in the set, without moving the clock. */
+void rs_walk(struct resident_set *rs, bool (*fn)(uint64_t page, void *arg),
+	     void *arg);
+
 #endif
