@@ -105,6 +105,18 @@ $(BIN)/exmap-test-bufpool-units: $(OBJ)/test/suite/bufpool-units.o \
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
 
+# exmap-kv: the store (tools/kv/, on the buffer pool), its server, client
+# library and command-line client.
+KV_MAINS := tools/kv/kvd.c tools/kv/kvcli.c tools/kv/kvclient.c
+KV_SRCS := $(filter-out $(KV_MAINS),$(wildcard tools/kv/*.c))
+KV_OBJS := $(KV_SRCS:%.c=$(OBJ)/%.o) $(BUFPOOL_OBJS) $(LIB)/libexmap.a
+
+$(OBJ)/tools/kv/%.o: tools/kv/*.h tools/bufpool/*.h
+
+$(BIN)/exmap-test-kv-units: $(OBJ)/test/suite/kv-units.o $(KV_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+
 $(BIN)/exmap-demo: $(OBJ)/tools/bufpool/demo.o $(BUFPOOL_OBJS) $(LIB)/libexmap.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
