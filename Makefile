@@ -113,7 +113,8 @@ KV_OBJS := $(KV_SRCS:%.c=$(OBJ)/%.o) $(BUFPOOL_OBJS) $(LIB)/libexmap.a
 
 $(OBJ)/tools/kv/%.o: tools/kv/*.h tools/bufpool/*.h
 
-$(BIN)/exmap-test-kv-units: $(OBJ)/test/suite/kv-units.o $(KV_OBJS)
+$(BIN)/exmap-test-kv-units $(BIN)/exmap-test-kv-store: $(BIN)/exmap-test-%: \
+		$(OBJ)/test/suite/%.o $(KV_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
 

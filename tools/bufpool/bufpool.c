@@ -542,7 +542,9 @@ int bp_close(struct bufpool *bp)
 
 	bp_thread_init(bp, &t, bp->threads);
 	exmap_vec_reset(t.i);
-	rs_clock(&bp->rs, bp->rs.mask + 1, bp_collect_dirty, &t);
+	/* A no-steal pool's caller decides what reaches the device. */
+	if (!bp->no_steal)
+		rs_walk(&bp->rs, bp_collect_dirty, &t);
 	bp->meta->next_page = atomic_load(&bp->next_page);
 	exmap_vec_add(t.i, 0, 1);
 	if (exmap_write(t.i) != 0 || fdatasync(bp->fd))

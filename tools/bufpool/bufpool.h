@@ -81,7 +81,10 @@ struct bp_thread {
 };
 
 int bp_open(struct bufpool **out, const struct bp_opts *opts);
-/* Writes every dirty page back (and the metadata) and releases it all. */
+/*
+ * Writes every dirty page back (a no-steal pool: none) and the metadata,
+ * and releases it all.
+ */
 int bp_close(struct bufpool *bp);
 int bp_thread_init(struct bufpool *bp, struct bp_thread *t, unsigned int id);
 /* Makes the calling thread's SIGSEGV recoverable inside bp_optimistic(). */

@@ -409,6 +409,7 @@ int kv_log_append(struct kv_log *log, uint8_t type, uint16_t klen,
 	}
 	r.len = len;
 	*start = log->head;
+	log->rec_prev = log->chain;
 	ret = put_record(log, &r, parts, nparts);
 	if (ret)
 		return ret;

@@ -102,6 +102,7 @@ struct kv_log {
 	/* The appender's, under the store's write lock. */
 	uint64_t head;
 	uint32_t chain;
+	uint32_t rec_prev;		/* the CRC before the last record */
 	uint32_t epoch;
 	uint64_t tail;			/* oldest LSN still needed */
 	uint64_t map_lpn;		/* log pages [free_lpn, map_lpn) mapped */

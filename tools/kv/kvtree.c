@@ -664,6 +664,21 @@ void kvt_put(struct kv_tree *tr, struct bp_thread *t, const void *key,
 		corrupt(0, "no memory for the free list");
 }
 
+bool kvt_contains(struct kv_tree *tr, struct bp_thread *t, const void *key,
+		  size_t klen, uint64_t *leaf_lsn)
+{
+	struct wctx w = { .tr = tr, .t = t };
+	struct kvn_hdr *leaf;
+	bool exact;
+
+	find_path(&w, key, klen);
+	leaf = (void *)bp_fix_s(t, w.pid[w.n - 1]);
+	kvn_search(leaf, key, klen, &exact);
+	*leaf_lsn = leaf->lsn;
+	bp_unfix_s(t, w.pid[w.n - 1]);
+	return exact;
+}
+
 int kvt_del(struct kv_tree *tr, struct bp_thread *t, const void *key,
 	    size_t klen, uint64_t lsn, uint64_t *leaf_lsn)
 {

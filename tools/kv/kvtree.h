@@ -99,6 +99,10 @@ void kvt_put(struct kv_tree *tr, struct bp_thread *t, const void *key,
 int kvt_del(struct kv_tree *tr, struct bp_thread *t, const void *key,
 	    size_t klen, uint64_t lsn, uint64_t *leaf_lsn);
 
+/* The writer's look: is @key there? *leaf_lsn: its leaf's LSN. */
+bool kvt_contains(struct kv_tree *tr, struct bp_thread *t, const void *key,
+		  size_t klen, uint64_t *leaf_lsn);
+
 /* Adds pages to the free list (recovery). 0 or -ENOMEM. */
 int kvt_free_add(struct kv_tree *tr, const uint64_t *pids, size_t n);
 
