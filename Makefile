@@ -46,7 +46,7 @@ SUITE_PROGS := $(SUITE_SRCS:test/suite/%.c=$(BIN)/exmap-test-%)
 GUEST_PROGS := $(BIN)/test-exmap $(BIN)/exmap-io-persist $(SUITE_PROGS) \
 	       $(BIN)/bench-alloc $(BIN)/bench-steal $(BIN)/bench-read \
 	       $(BIN)/bench-report $(BIN)/bench-rewire $(BIN)/exmap-demo \
-	       $(BIN)/libexmap-example
+	       $(BIN)/libexmap-example $(BIN)/exmap-kvd $(BIN)/exmap-kv
 
 all: module tools
 
@@ -57,7 +57,7 @@ module:
 guest-module:
 	$(MAKE) -C exmap KDIR=$(HARNESS_KDIR)
 
-tools: $(GUEST_PROGS) $(LIB)/libexmap.so.1
+tools: $(GUEST_PROGS) $(LIB)/libexmap.so.1 $(LIB)/libexmapkv.so.1
 
 $(LIB)/libexmap.a: $(LIBEXMAP_OBJS)
 	@mkdir -p $(dir $@)
@@ -113,6 +113,36 @@ KV_OBJS := $(KV_SRCS:%.c=$(OBJ)/%.o) $(BUFPOOL_OBJS) $(LIB)/libexmap.a
 
 $(OBJ)/tools/kv/%.o: tools/kv/*.h tools/bufpool/*.h
 
+KVCLIENT_OBJS := $(OBJ)/tools/kv/kvclient.o
+
+$(LIB)/libexmapkv.a: $(KVCLIENT_OBJS)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(LIB)/libexmapkv.so.1: $(OBJ)/pic/tools/kv/kvclient.o tools/kv/kvclient.map
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -shared -Wl,-soname,libexmapkv.so.1 \
+		-Wl,--version-script=tools/kv/kvclient.map -Wl,-z,defs \
+		-o $@ $(OBJ)/pic/tools/kv/kvclient.o $(LDLIBS)
+
+$(OBJ)/pic/tools/kv/%.o: tools/kv/*.h
+
+$(BIN)/exmap-kvd: $(OBJ)/tools/kv/kvd.o $(KV_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/exmap-kv: $(OBJ)/tools/kv/kvcli.o $(LIB)/libexmapkv.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+KVTEST_OBJS := $(OBJ)/test/kvtest.o $(OBJ)/tools/kv/crc32c.o \
+	       $(LIB)/libexmapkv.a
+
+$(BIN)/exmap-test-kv-server: $(OBJ)/test/suite/kv-server.o $(KVTEST_OBJS) \
+			     | $(BIN)/exmap-kvd
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $(filter %.o %.a,$^) -lcmocka $(LDLIBS)
+
 $(BIN)/exmap-test-kv-units $(BIN)/exmap-test-kv-store: $(BIN)/exmap-test-%: \
 		$(OBJ)/test/suite/%.o $(KV_OBJS)
 	@mkdir -p $(dir $@)
@@ -165,7 +195,8 @@ $(BIN)/bench-report: $(OBJ)/bench/bench-report.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(OBJ)/test/%.o $(OBJ)/test/suite/%.o: include/linux/exmap.h test/helpers.h
+$(OBJ)/test/%.o $(OBJ)/test/suite/%.o: include/linux/exmap.h test/helpers.h \
+	test/kvtest.h tools/kv/*.h
 $(OBJ)/bench/%.o: include/linux/exmap.h bench/bench-util.h bench/alloc.h \
 		  bench/record.h bench/sysstat.h bench/rewire.h \
 		  tools/libexmap/libexmap.h
