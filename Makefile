@@ -143,6 +143,11 @@ $(BIN)/exmap-test-kv-server: $(OBJ)/test/suite/kv-server.o $(KVTEST_OBJS) \
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $(filter %.o %.a,$^) -lcmocka $(LDLIBS)
 
+$(BIN)/exmap-test-kv-crash: $(OBJ)/test/suite/kv-crash.o $(KVTEST_OBJS) \
+			    | $(BIN)/exmap-kvd
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $(filter %.o %.a,$^) $(LDLIBS)
+
 $(BIN)/exmap-test-kv-units $(BIN)/exmap-test-kv-store: $(BIN)/exmap-test-%: \
 		$(OBJ)/test/suite/%.o $(KV_OBJS)
 	@mkdir -p $(dir $@)
