@@ -46,7 +46,8 @@ SUITE_PROGS := $(SUITE_SRCS:test/suite/%.c=$(BIN)/exmap-test-%)
 GUEST_PROGS := $(BIN)/test-exmap $(BIN)/exmap-io-persist $(SUITE_PROGS) \
 	       $(BIN)/bench-alloc $(BIN)/bench-steal $(BIN)/bench-read \
 	       $(BIN)/bench-report $(BIN)/bench-rewire $(BIN)/exmap-demo \
-	       $(BIN)/libexmap-example $(BIN)/exmap-kvd $(BIN)/exmap-kv
+	       $(BIN)/libexmap-example $(BIN)/exmap-kvd $(BIN)/exmap-kv \
+	       $(BIN)/exmap-kv-durable $(BIN)/bench-kv
 
 all: module tools
 
@@ -143,6 +144,11 @@ $(BIN)/exmap-test-kv-server: $(OBJ)/test/suite/kv-server.o $(KVTEST_OBJS) \
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $(filter %.o %.a,$^) -lcmocka $(LDLIBS)
 
+$(BIN)/exmap-kv-durable: $(OBJ)/test/kv-durable.o $(KVTEST_OBJS) \
+			 | $(BIN)/exmap-kvd
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $(filter %.o %.a,$^) $(LDLIBS)
+
 $(BIN)/exmap-test-kv-crash: $(OBJ)/test/suite/kv-crash.o $(KVTEST_OBJS) \
 			    | $(BIN)/exmap-kvd
 	@mkdir -p $(dir $@)
@@ -196,6 +202,12 @@ $(BIN)/bench-rewire: $(REWIRE_OBJS) $(LIB)/libexmap.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+# LMDB linked statically, as liburing: the guest needs no copy of it.
+$(BIN)/bench-kv: $(OBJ)/bench/bench-kv.o $(OBJ)/bench/record.o \
+		 $(LIB)/libexmapkv.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ -l:liblmdb.a $(LDLIBS)
+
 $(BIN)/bench-report: $(OBJ)/bench/bench-report.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
@@ -213,6 +225,9 @@ deps:
 # suite gets two fresh virtio disks; the durability test boots twice on one.
 VM_DISKS := $(BUILD)/vm/disk-a.img $(BUILD)/vm/disk-b.img
 PERSIST_DISK := $(BUILD)/vm/persist.img
+# exmap-kv across a power-off: its store and the journal of what it
+# acknowledged, on the same two boots.
+KV_DISKS := $(BUILD)/vm/kv-store.img $(BUILD)/vm/kv-journal.img
 
 check: deps checkpatch
 	$(MAKE) tools
@@ -221,15 +236,21 @@ check: deps checkpatch
 	$(BIN)/libexmap-example
 	$(BIN)/exmap-test-bufpool-units
 	$(BIN)/exmap-test-bufpool
+	$(BIN)/exmap-test-kv-units
+	$(BIN)/exmap-test-kv-store
+	$(BIN)/exmap-test-kv-server
+	$(BIN)/exmap-test-kv-crash
 	tools/vm/selftest.sh
 	@mkdir -p $(BUILD)/vm
-	rm -f $(VM_DISKS) $(PERSIST_DISK)
-	truncate -s 64M $(VM_DISKS) $(PERSIST_DISK)
+	rm -f $(VM_DISKS) $(PERSIST_DISK) $(KV_DISKS)
+	truncate -s 64M $(VM_DISKS) $(PERSIST_DISK) $(KV_DISKS)
 	tools/vm/run.sh $(VM_DISKS:%=--disk %) -- exmap-run-tests.sh
-	EXMAP_VM_NOBUILD=1 tools/vm/run.sh --disk $(PERSIST_DISK) -- \
-		exmap-io-persist write /dev/vda
-	EXMAP_VM_NOBUILD=1 tools/vm/run.sh --disk $(PERSIST_DISK) -- \
-		exmap-io-persist check /dev/vda
+	EXMAP_VM_NOBUILD=1 tools/vm/run.sh --disk $(PERSIST_DISK) \
+		$(KV_DISKS:%=--disk %) -- 'exmap-io-persist write /dev/vda && \
+		exmap-kv-durable load /dev/vdb /dev/vdc'
+	EXMAP_VM_NOBUILD=1 tools/vm/run.sh --disk $(PERSIST_DISK) \
+		$(KV_DISKS:%=--disk %) -- 'exmap-io-persist check /dev/vda && \
+		exmap-kv-durable check /dev/vdb /dev/vdc'
 
 # The buffer-pool demo on a fresh virtio disk (and on null_blk), exmap and
 # the fallback side by side. Allocator debugging off and the TSC as the

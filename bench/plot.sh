@@ -12,6 +12,8 @@
 #   bufpool.png        buffer-pool lookups/s, exmap against the fallback
 #   rewire.png         rewiring: all-to-one setup time, relocation pages/s,
 #                      deque items/s; exmap against memfd, mremap, copying
+#   kv.png             exmap-kv's classic table: ops/s by client processes
+#   kv-oom.png         exmap-kv out of memory against the fallback and LMDB
 # A figure whose CSV is missing is skipped.
 set -euo pipefail
 csvdir=${1:?usage: plot.sh CSVDIR FIGDIR}
@@ -329,6 +331,78 @@ set xlabel ""
 set ylabel "items/s (higher is better)"
 set title "deque of 64-byte items"
 plot "$tmp/rw-deque.dat" using 2:xtic(1) title "exmap", "" using 3 title "memfd", "" using 4 title "chunked"
+unset multiplot
+EOF
+fi
+
+if [ -f "$csvdir/kv.csv" ]; then
+	csv=$csvdir/kv.csv
+	kv_panel() { # op
+		local e sep='' f
+		echo "set title \"$1\""
+		printf 'plot '
+		for e in exmap fallback; do
+			f=$tmp/kv-$1-$e.dat
+			sel "$csv" "v[\"engine\"] == \"$e\" && v[\"op\"] == \"$1\"" \
+				'v["clients"], v["items_per_second"]' | sort -n >"$f"
+			printf '%s"%s" using 1:2 with linespoints lw 2 pt 7 lc rgb "%s" title "%s"' \
+				"$sep" "$f" "$([ $e = exmap ] && echo '#1f4e9c' || echo '#c0392b')" "$e"
+			sep=', '
+		done
+		echo
+	}
+	gnuplot <<EOF
+$common
+set terminal pngcairo size 1500,520 noenhanced
+set output "$figdir/kv.png"
+set multiplot layout 1,3 title "exmap-kv, 100,000 operations from N client processes, one at a time each (higher is better)"
+set xlabel "client processes"
+set ylabel "operations/s"
+set yrange [0:*]
+set xtics (1, 2, 4, 6, 8, 10)
+set key inside left top box opaque
+$(kv_panel get)
+$(kv_panel put)
+$(kv_panel mix)
+unset multiplot
+EOF
+fi
+
+if [ -f "$csvdir/kv-oom.csv" ]; then
+	csv=$csvdir/kv-oom.csv
+	devs=$(sel "$csv" 1 'v["device"]' | awk '!seen[$0]++')
+	for op in get put; do
+		for d in $devs; do
+			printf '"%s"' "$d"
+			for e in exmap fallback lmdb; do
+				r=$(sel "$csv" "v[\"engine\"] == \"$e\" && v[\"op\"] == \"$op\" && v[\"device\"] == \"$d\"" \
+					'v["items_per_second"]')
+				printf ' %s' "${r:-0}"
+			done
+			echo
+		done >"$tmp/kv-oom-$op.dat"
+	done
+	oom_panel() { # op title
+		cat <<EOF
+set title "$2"
+plot "$tmp/kv-oom-$1.dat" using 2:xtic(1) title "exmap" lc rgb "#1f4e9c", \
+     "" using 3 title "fallback" lc rgb "#c0392b", \
+     "" using 4 title "LMDB" lc rgb "#27ae60"
+EOF
+	}
+	gnuplot <<EOF
+$common
+set terminal pngcairo size 1300,560 noenhanced
+set output "$figdir/kv-oom.png"
+set multiplot layout 1,2 title "exmap-kv out of memory (data 4-5x the pool; LMDB's page cache held to the pool's size), 4 clients (higher is better)"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set ylabel "operations/s"
+set yrange [0:*]
+set key inside right top box opaque
+$(oom_panel get "random GETs")
+$(oom_panel put "random PUTs, each durable")
 unset multiplot
 EOF
 fi

@@ -6,7 +6,7 @@
 #
 # usage: run-all.sh [-s SECONDS] [-k KEYS] [-d DEVICE]... [-o RECORDS]
 #                   [-r OUTDIR] [-p FIGDIR] [-x EXPORTDEV] [SUITE...]
-#   SUITE      alloc steal read bufpool rewire (default: all, in that order)
+#   SUITE      alloc steal read bufpool rewire kv (default: all, in that order)
 #   -s         seconds per measurement (default 1)
 #   -k         keys of the buffer-pool benchmark (default 500000)
 #   -d         a device for the read benchmark, read only (default: null_blk
@@ -37,7 +37,7 @@ while getopts s:k:d:o:r:p:x:h opt; do
 	esac
 done
 shift $((OPTIND - 1))
-suites=${*:-alloc steal read bufpool rewire}
+suites=${*:-alloc steal read bufpool rewire kv}
 
 if [ ! -c /dev/exmap ]; then
 	echo "run-all.sh: /dev/exmap missing: load exmap.ko first" >&2
@@ -66,6 +66,8 @@ for suite in $suites; do
 	# Twice as long: a lookup run starts with a cold pool.
 	bufpool) EXMAP_BENCH_RECORDS=$rec bench-bufpool.sh \
 		"$(awk -v s="$secs" 'BEGIN { print 2 * s }')" "$keys" ;;
+	# exmap-kv: the classic table and out of memory (with LMDB).
+	kv) EXMAP_BENCH_RECORDS=$rec bench-kv.sh ;;
 	*) echo "run-all.sh: unknown suite $suite" >&2; false ;;
 	esac
 	rc=$?

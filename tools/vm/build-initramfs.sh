@@ -140,6 +140,7 @@ fi
 OV=$VM_OUT/overlay
 rm -rf "$OV" && mkdir -p "$OV/lib/exmap" "$OV/opt/exmap/bin" "$OV/opt/exmap/scripts" "$OV/opt/exmap/build"
 install -m 755 "$VM_DIR/init" "$OV/init"
+install -m 755 "$VM_DIR/poweroff" "$OV/opt/exmap/scripts/exmap-vm-poweroff"
 install -m 755 "$RUN_CMD" "$OV/run-cmd.sh"
 # Settings for /init.  Not passed on the kernel command line because that
 # mangles values with spaces or quotes.

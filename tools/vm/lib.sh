@@ -31,6 +31,7 @@ VM_PACKAGES=(
     linux-headers-amd64:
     libcmocka-dev:/usr/include/cmocka.h
     liburing-dev:/usr/include/liburing.h
+    liblmdb-dev:/usr/include/lmdb.h
     fio:fio
     gnuplot-nox:gnuplot
 )
