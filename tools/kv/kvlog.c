@@ -282,8 +282,12 @@ static void *committer_main(void *arg)
 		} else {
 			if (done_lpn > log->free_lpn)
 				log->free_lpn = done_lpn;
-			atomic_store_explicit(&log->durable, to,
-					      memory_order_release);
+			/*
+			 * Sequentially consistent, as the workers' count of
+			 * waiting responses is: a worker that adds one and
+			 * then finds the log short is woken (kvserver.c).
+			 */
+			atomic_store(&log->durable, to);
 		}
 		pthread_cond_broadcast(&log->done);
 		pthread_mutex_unlock(&log->lock);

@@ -171,7 +171,7 @@ int kv_log_wait(struct kv_log *log, uint64_t lsn);
 
 static inline uint64_t kv_log_durable(struct kv_log *log)
 {
-	return atomic_load_explicit(&log->durable, memory_order_acquire);
+	return atomic_load(&log->durable);
 }
 
 #endif
