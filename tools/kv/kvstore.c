@@ -324,12 +324,21 @@ int kv_format(const struct kv_format_opts *o)
 		goto out;
 	}
 	if (o->size && S_ISREG(st.st_mode)) {
-		/* Allocated now: overwrites then cannot fail for space. */
-		if (ftruncate(s->fd, o->size)) {
+		/*
+		 * Allocated now: overwrites then cannot fail for space.
+		 * Through a buffered descriptor: where the file system has
+		 * no fallocate, glibc writes single bytes, which O_DIRECT
+		 * refuses.
+		 */
+		int fd = open(o->path, O_RDWR | O_CLOEXEC);
+
+		ret = fd < 0 || ftruncate(fd, o->size) ? -errno : 0;
+		if (!ret)
+			ret = -posix_fallocate(fd, 0, o->size);
+		if (!ret && fsync(fd))
 			ret = -errno;
-			goto out;
-		}
-		ret = -posix_fallocate(s->fd, 0, o->size);
+		if (fd >= 0)
+			close(fd);
 		if (ret)
 			goto out;
 	}
