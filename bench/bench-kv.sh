@@ -12,7 +12,8 @@
 #     run in a memory cgroup that gives its page cache what the others
 #     get as a pool (plus 8 MiB for the processes themselves). Once on
 #     null_blk (the cost of the software) and once on the virtio disk.
-# usage: bench-kv.sh [OOM-DEVICE...]   (default: null_blk and /dev/vda)
+# usage: bench-kv.sh [OOM-DEVICE...]   (default: $EXMAP_BENCH_KV_OOM_DEVICES,
+#        else null_blk and /dev/vda; "nullb" names a new null_blk)
 # With EXMAP_BENCH_RECORDS=FILE, appends result records (suites kv and
 # kv-oom). EXMAP_BENCH_KV_OPS, _KEYS, _OOM_KEYS, _OOM_POOL_MB, _SECS shrink
 # or grow it.
@@ -142,7 +143,7 @@ oom() { # DEVICE LABEL
 	umount $mnt
 }
 
-for d in ${*:-nullb /dev/vda}; do
+for d in ${*:-${EXMAP_BENCH_KV_OOM_DEVICES:-nullb /dev/vda}}; do
 	case $d in
 	nullb) oom "$(make_nullb benchkvoom 2048)" null_blk || status=1 ;;
 	*) oom "$d" "$(basename "$d")" || status=1 ;;

@@ -5,7 +5,8 @@
 # real machine (`make bench-native`). No VM involved here.
 #
 # usage: run-all.sh [-s SECONDS] [-k KEYS] [-d DEVICE]... [-o RECORDS]
-#                   [-r OUTDIR] [-p FIGDIR] [-x EXPORTDEV] [SUITE...]
+#                   [-r OUTDIR] [-p FIGDIR] [-x EXPORTDEV] [-e NAME=VALUE]...
+#                   [SUITE...]
 #   SUITE      alloc steal read bufpool rewire kv (default: all, in that order)
 #   -s         seconds per measurement (default 1)
 #   -k         keys of the buffer-pool benchmark (default 500000)
@@ -16,6 +17,8 @@
 #   -p         with -r, also draw the figures into FIGDIR (needs gnuplot)
 #   -x         also copy the records, between marker lines, onto this raw
 #              block device: how the guest hands them to the host
+#   -e         NAME=VALUE: set an environment variable for the suites
+#              (e.g. EXMAP_BENCH_KV_OPS=20000); repeatable
 # Exit status: non-zero if any suite failed (the others still run).
 here=$(cd "$(dirname "$0")" && pwd)
 # The repository layout (bench/../build/bin) and the guest's alike.
@@ -24,7 +27,7 @@ PATH=$here:$PATH
 export PATH
 
 secs=1 keys=500000 devs= rec=/tmp/exmap-bench.records outdir= figdir= export_dev=
-while getopts s:k:d:o:r:p:x:h opt; do
+while getopts s:k:d:o:r:p:x:e:h opt; do
 	case $opt in
 	s) secs=$OPTARG ;;
 	k) keys=$OPTARG ;;
@@ -33,6 +36,7 @@ while getopts s:k:d:o:r:p:x:h opt; do
 	r) outdir=$OPTARG ;;
 	p) figdir=$OPTARG ;;
 	x) export_dev=$OPTARG ;;
+	e) export "${OPTARG?}" ;;
 	*) sed -n '2,/^# Exit/p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 	esac
 done
