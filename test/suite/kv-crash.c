@@ -11,7 +11,7 @@
  * nothing else is there. Prints the number of kill points.
  *
  * EXMAP_KV_CRASH_ROUNDS (default 40 in the guest, 100 on the host),
- * EXMAP_KV_CRASH_SECONDS (default 200 in the guest: no new round after
+ * EXMAP_KV_CRASH_SECONDS (default 100 in the guest: no new round after
  * that, once ten have run; none on the host),
  * EXMAP_KV_CRASH_SEED, EXMAP_KV_STORE (default $EXMAP_TEST_BLKDEV, else
  * a file in $EXMAP_TEST_DIR or /tmp).
@@ -314,7 +314,7 @@ int main(int argc, char **argv)
 	 */
 	const char *secs_env = getenv("EXMAP_KV_CRASH_SECONDS");
 	double budget = secs_env ? atof(secs_env) :
-			getenv("EXMAP_VM") ? 200 : 0;
+			getenv("EXMAP_VM") ? 100 : 0;
 	struct timespec t0, t1;
 	struct writer w[WRITERS];
 	unsigned long acked = 0;
