@@ -11,6 +11,13 @@
 # make checkpatch the module against the kernel's coding style
 # make check-debug the guest suite and a long fuzzer run on a debug kernel
 #                 (KASAN, lockdep, ...; built once, about 25 min, cached)
+# make install    libexmap, headers, libexmap.pc, tools, man pages, udev rule
+#                 (PREFIX=/usr/local, DESTDIR; see "Installing" below)
+# make dkms-install  the module's source under /usr/src, built and installed
+#                 by DKMS for every kernel with headers (as root)
+# make deb        Debian packages in build/deb (exmap-dkms, libexmap1,
+#                 libexmap-dev, exmap-tools)
+# make man        the man pages, in build/man
 
 # A recipe that fails must not leave a half-written target behind.
 .DELETE_ON_ERROR:
@@ -24,6 +31,8 @@ BUILD := build
 BIN := $(BUILD)/bin
 OBJ := $(BUILD)/obj
 
+VERSION := $(shell cat VERSION)
+
 # The harness kernel: the one tools/vm/run.sh boots (it passes KVER), else
 # the newest Debian kernel whose headers are installed.
 ifneq ($(KVER),)
@@ -36,8 +45,11 @@ KDIR ?= $(if $(wildcard $(RUNNING_KDIR)/Makefile),$(RUNNING_KDIR),$(HARNESS_KDIR
 
 TEST_HELPERS := $(OBJ)/test/helpers.o
 
-# libexmap: static and shared, with a version script.
+# libexmap: static and shared, with a version script. The soname changes
+# only with an incompatible change of the library's ABI.
 LIB := $(BUILD)/lib
+LIBEXMAP_SONAME := libexmap.so.1
+LIBEXMAP_SO := $(LIBEXMAP_SONAME).0
 LIBEXMAP_SRCS := $(filter-out tools/libexmap/example.c,$(wildcard tools/libexmap/*.c))
 LIBEXMAP_OBJS := $(LIBEXMAP_SRCS:%.c=$(OBJ)/%.o)
 LIBEXMAP_PIC := $(LIBEXMAP_SRCS:%.c=$(OBJ)/pic/%.o)
@@ -58,7 +70,7 @@ module:
 guest-module:
 	$(MAKE) -C exmap KDIR=$(HARNESS_KDIR)
 
-tools: $(GUEST_PROGS) $(LIB)/libexmap.so.1 $(LIB)/libexmapkv.so.1
+tools: $(GUEST_PROGS) $(LIB)/libexmap.so $(LIB)/libexmapkv.so.1
 
 $(LIB)/libexmap.a: $(LIBEXMAP_OBJS)
 	@mkdir -p $(dir $@)
@@ -68,11 +80,15 @@ $(OBJ)/pic/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fPIC -c -o $@ $<
 
-$(LIB)/libexmap.so.1: $(LIBEXMAP_PIC) tools/libexmap/libexmap.map
+$(LIB)/$(LIBEXMAP_SO): $(LIBEXMAP_PIC) tools/libexmap/libexmap.map
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -shared -Wl,-soname,libexmap.so.1 \
+	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,$(LIBEXMAP_SONAME) \
 		-Wl,--version-script=tools/libexmap/libexmap.map -Wl,-z,defs \
 		-o $@ $(LIBEXMAP_PIC) $(LDLIBS)
+
+$(LIB)/libexmap.so: $(LIB)/$(LIBEXMAP_SO)
+	ln -sf $(LIBEXMAP_SO) $(LIB)/$(LIBEXMAP_SONAME)
+	ln -sf $(LIBEXMAP_SONAME) $@
 
 $(OBJ)/tools/libexmap/%.o $(OBJ)/pic/tools/libexmap/%.o: \
 	tools/libexmap/libexmap.h tools/libexmap/libexmap-int.h \
@@ -168,6 +184,9 @@ $(BIN)/exmap-test-bufpool: $(OBJ)/test/suite/bufpool.o $(BUFPOOL_OBJS) \
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
 
+# The example includes <libexmap.h>, as a program outside the tree does.
+$(OBJ)/tools/libexmap/example.o: CFLAGS += -Itools/libexmap
+
 $(BIN)/libexmap-example: $(OBJ)/tools/libexmap/example.o $(LIB)/libexmap.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
@@ -217,6 +236,51 @@ $(OBJ)/test/%.o $(OBJ)/test/suite/%.o: include/linux/exmap.h test/helpers.h \
 $(OBJ)/bench/%.o: include/linux/exmap.h bench/bench-util.h bench/alloc.h \
 		  bench/record.h bench/sysstat.h bench/rewire.h \
 		  tools/libexmap/libexmap.h
+
+# Man pages: exmap(4) and libexmap(3) with one page per function family
+# are made from docs/api.md and docs/libexmap.md (tools/man/md2man.py);
+# test-exmap(1) and exmap-demo(1) are written in roff. Dated by the last
+# commit, so that a rebuild of the same tree gives the same pages.
+MAN := $(BUILD)/man
+DOC_DATE := $(shell git log -1 --format=%cs 2>/dev/null || date +%F)
+MD2MAN := python3 tools/man/md2man.py
+MD2MAN_OPTS = --date $(DOC_DATE) --source "exmap $(VERSION)" --manual exmap
+MAN1 := $(MAN)/man1/test-exmap.1 $(MAN)/man1/exmap-demo.1
+
+$(MAN)/man4/exmap.4: docs/api.md man/exmap.4.head man/exmap.4.tail \
+		     tools/man/md2man.py
+	@mkdir -p $(dir $@)
+	$(MD2MAN) page $< $@ --name exmap --section 4 $(MD2MAN_OPTS) \
+		--head man/exmap.4.head --tail man/exmap.4.tail \
+		--sh "Example=EXAMPLES" --sh "Errors at a glance=ERRORS" \
+		--see-also "libexmap(3)" --see-also "test-exmap(1)" \
+		--see-also "ioctl(2)" --see-also "mmap(2)" \
+		--see-also "madvise(2)" --see-also "io_uring_enter(2)"
+
+# One page per "## name, name - what" section, and a link per alias.
+$(MAN)/man3/.stamp: docs/libexmap.md tools/libexmap/libexmap.map \
+		    man/libexmap.3.head tools/man/md2man.py
+	rm -rf $(MAN)/man3 && mkdir -p $(MAN)/man3
+	$(MD2MAN) functions $< $(MAN)/man3 --section 3 $(MD2MAN_OPTS) \
+		--include libexmap.h --library "exmap library (*libexmap*, *-lexmap*)" \
+		--symbols tools/libexmap/libexmap.map \
+		--see-also "libexmap(3)" --see-also "exmap(4)"
+	$(MD2MAN) page $< $(MAN)/man3/libexmap.3 --name libexmap --section 3 \
+		$(MD2MAN_OPTS) --head man/libexmap.3.head --skip-functions \
+		--sh "Example=EXAMPLES" --see-also "exmap(4)"
+	touch $@
+
+$(MAN)/man1/%.1: man/%.1 VERSION
+	@mkdir -p $(dir $@)
+	sed 's/@DATE@/$(DOC_DATE)/;s/@VERSION@/$(VERSION)/' $< >$@
+
+man: $(MAN)/man4/exmap.4 $(MAN)/man3/.stamp $(MAN1)
+
+# Every page renders without a warning from man, at 80 columns.
+check-man: man
+	tools/man/check.sh $(MAN)
+
+-include packaging/install.mk
 
 deps:
 	tools/deps.sh
@@ -284,4 +348,4 @@ clean:
 	rm -rf $(BUILD)
 
 .PHONY: all module guest-module tools guest deps check check-debug demo bench bench-native \
-	checkpatch clean
+	checkpatch clean man check-man

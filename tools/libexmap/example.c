@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
-/* The example of docs/libexmap.md; make check builds and runs it. */
+/*
+ * The example of docs/libexmap.md, word for word (test/install-test.sh
+ * checks); make check builds and runs it, in the tree and installed.
+ */
 #include <stdio.h>
-#include "libexmap.h"
-
+#include <libexmap.h>
 
 int main(void)
 {
