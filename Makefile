@@ -6,7 +6,8 @@
 # make bench-native  the same benchmarks on this machine, module loaded, as root
 # make            module and user programs; the module for the running kernel
 #                 when its headers are installed, else for the harness kernel
-# make guest      what the VM harness packs: exmap/exmap.ko and build/bin/*
+# make guest      what the VM harness packs: build/module/KVER/exmap/exmap.ko
+#                 and build/bin/*
 # make deps       install the Debian packages everything needs
 # make checkpatch the module against the kernel's coding style
 # make check-debug the guest suite and a long fuzzer run on a debug kernel
@@ -33,12 +34,14 @@ OBJ := $(BUILD)/obj
 
 VERSION := $(shell cat VERSION)
 
-# The harness kernel: the one tools/vm/run.sh boots (it passes KVER), else
-# the newest Debian kernel whose headers are installed.
-ifneq ($(KVER),)
-HARNESS_KDIR := /usr/src/linux-headers-$(KVER)
+# The harness kernel: the one tools/vm/run.sh boots (it passes KVER and
+# HARNESS_KDIR), else the newest Debian 6.1 kernel whose headers are
+# installed (tools/vm/kernels.sh).
+ifeq ($(KVER),)
+HARNESS_KDIR ?= $(lastword $(sort $(wildcard /usr/src/linux-headers-6.1.*-amd64)))
+KVER := $(patsubst linux-headers-%,%,$(notdir $(HARNESS_KDIR)))
 else
-HARNESS_KDIR := $(lastword $(sort $(wildcard /usr/src/linux-headers-*-amd64)))
+HARNESS_KDIR ?= /usr/src/linux-headers-$(KVER)
 endif
 RUNNING_KDIR := /lib/modules/$(shell uname -r)/build
 KDIR ?= $(if $(wildcard $(RUNNING_KDIR)/Makefile),$(RUNNING_KDIR),$(HARNESS_KDIR))
@@ -66,9 +69,20 @@ all: module tools
 module:
 	$(MAKE) -C exmap KDIR=$(KDIR)
 
-# The guest always runs the harness kernel.
+# The guest always runs the harness kernel. Its module is built out of
+# the tree, in build/module/KVER/ (links to the sources), so that modules
+# for several kernels live side by side and none is rebuilt when another
+# kernel's is.
+GUEST_MODDIR := $(BUILD)/module/$(KVER)
+
 guest-module:
-	$(MAKE) -C exmap KDIR=$(HARNESS_KDIR)
+	@test -e $(HARNESS_KDIR)/Makefile || \
+		{ echo "no headers in '$(HARNESS_KDIR)' (KVER=$(KVER))" >&2; exit 1; }
+	@mkdir -p $(GUEST_MODDIR)/exmap
+	@ln -sfn $(CURDIR)/include $(GUEST_MODDIR)/include
+	@ln -sf $(addprefix $(CURDIR)/,$(wildcard exmap/*.[ch]) exmap/Kbuild \
+		exmap/Makefile) $(GUEST_MODDIR)/exmap/
+	$(MAKE) -C $(GUEST_MODDIR)/exmap KDIR=$(HARNESS_KDIR)
 
 tools: $(GUEST_PROGS) $(LIB)/libexmap.so $(LIB)/libexmapkv.so.1
 
@@ -102,15 +116,15 @@ $(OBJ)/%.o: %.c
 
 $(BIN)/test-exmap: $(OBJ)/test/test-exmap.o $(TEST_HELPERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BIN)/bench-read: $(OBJ)/bench/bench-read.o
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ -l:liburing.a $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -l:liburing.a $(LDLIBS)
 
 $(BIN)/exmap-io-persist: $(OBJ)/test/io-persist.o $(TEST_HELPERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 BUFPOOL_SRCS := $(filter-out tools/bufpool/demo.c,$(wildcard tools/bufpool/*.c))
 BUFPOOL_OBJS := $(BUFPOOL_SRCS:%.c=$(OBJ)/%.o)
@@ -120,7 +134,7 @@ $(OBJ)/tools/bufpool/%.o: tools/bufpool/*.h
 $(BIN)/exmap-test-bufpool-units: $(OBJ)/test/suite/bufpool-units.o \
 				 $(BUFPOOL_OBJS) $(LIB)/libexmap.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
 
 # exmap-kv: the store (tools/kv/, on the buffer pool), its server, client
 # library and command-line client.
@@ -177,34 +191,34 @@ $(BIN)/exmap-test-kv-units $(BIN)/exmap-test-kv-store: $(BIN)/exmap-test-%: \
 
 $(BIN)/exmap-demo: $(OBJ)/tools/bufpool/demo.o $(BUFPOOL_OBJS) $(LIB)/libexmap.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BIN)/exmap-test-bufpool: $(OBJ)/test/suite/bufpool.o $(BUFPOOL_OBJS) \
 			   $(LIB)/libexmap.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
 
 # The example includes <libexmap.h>, as a program outside the tree does.
 $(OBJ)/tools/libexmap/example.o: CFLAGS += -Itools/libexmap
 
 $(BIN)/libexmap-example: $(OBJ)/tools/libexmap/example.o $(LIB)/libexmap.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BIN)/exmap-test-libexmap $(BIN)/exmap-test-libexmap-rewire: \
 		$(BIN)/exmap-test-%: $(OBJ)/test/suite/%.o $(LIB)/libexmap.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
 
 # liburing is linked statically: the guest then needs no copy of it.
 $(BIN)/exmap-test-io $(BIN)/exmap-test-fuzz: $(BIN)/exmap-test-%: \
 		$(OBJ)/test/suite/%.o $(TEST_HELPERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ -lcmocka -l:liburing.a $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcmocka -l:liburing.a $(LDLIBS)
 
 $(BIN)/exmap-test-%: $(OBJ)/test/suite/%.o $(TEST_HELPERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
 
 # bench-alloc and bench-steal: one driver, different modes by default.
 ALLOC_OBJS := $(addprefix $(OBJ)/bench/,alloc-main.o alloc-exmap.o \
@@ -212,7 +226,7 @@ ALLOC_OBJS := $(addprefix $(OBJ)/bench/,alloc-main.o alloc-exmap.o \
 
 $(BIN)/bench-alloc $(BIN)/bench-steal: $(BIN)/%: $(OBJ)/bench/%.o $(ALLOC_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 REWIRE_OBJS := $(addprefix $(OBJ)/bench/,rewire-main.o rewire-alltoone.o \
 		rewire-deque.o rewire-relocate.o record.o)
@@ -229,7 +243,7 @@ $(BIN)/bench-kv: $(OBJ)/bench/bench-kv.o $(OBJ)/bench/record.o \
 
 $(BIN)/bench-report: $(OBJ)/bench/bench-report.o
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(OBJ)/test/%.o $(OBJ)/test/suite/%.o: include/linux/exmap.h test/helpers.h \
 	test/kvtest.h tools/kv/*.h
@@ -280,7 +294,7 @@ man: $(MAN)/man4/exmap.4 $(MAN)/man3/.stamp $(MAN1)
 check-man: man
 	tools/man/check.sh $(MAN)
 
--include packaging/install.mk
+include packaging/install.mk
 
 deps:
 	tools/deps.sh
@@ -344,7 +358,7 @@ check-debug: deps
 	tools/vm/check-debug.sh
 
 clean:
-	$(MAKE) -C exmap KDIR=$(HARNESS_KDIR) clean
+	-$(MAKE) -C exmap KDIR=$(HARNESS_KDIR) clean
 	rm -rf $(BUILD)
 
 .PHONY: all module guest-module tools guest deps check check-debug demo bench bench-native \

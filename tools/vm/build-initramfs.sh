@@ -12,7 +12,8 @@
 #                Rebuilt on every run so the guest always sees fresh code.
 #
 # Environment: KVER/VM_MODDIR (else detected, see lib.sh), EXMAP_VM_MODULE
-# (default exmap/exmap.ko; "none" = no module), EXMAP_VM_BINDIR (default
+# (default build/module/$KVER/exmap/exmap.ko, which `make guest` builds;
+# "none" = no module), EXMAP_VM_BINDIR (default
 # build/bin), EXMAP_VM_MODPARAMS, EXMAP_VM_INTERACTIVE and
 # EXMAP_VM_GUEST_TIMEOUT (settings for /init).
 set -euo pipefail
@@ -21,7 +22,7 @@ set -euo pipefail
 
 RUN_CMD=${1:?usage: build-initramfs.sh RUN-CMD-FILE}
 [[ -n ${KVER:-} && -n ${VM_MODDIR:-} ]] || vm_detect_kernel
-MODULE=${EXMAP_VM_MODULE:-$REPO/exmap/exmap.ko}
+MODULE=${EXMAP_VM_MODULE:-$REPO/build/module/$KVER/exmap/exmap.ko}
 BINDIR=${EXMAP_VM_BINDIR:-$REPO/build/bin}
 
 # Kernel modules tests may want.  Missing or built-in ones are skipped, as

@@ -27,13 +27,18 @@ options (each also settable as the environment variable shown):
   --disk=FILE       EXMAP_VM_DISK, EXMAP_VM_DISK2, ...: raw virtio disks
                                          (/dev/vda, /dev/vdb, ...)
   --append=ARGS     EXMAP_VM_APPEND      extra kernel command line
-  --module=KO       EXMAP_VM_MODULE      module to load (exmap/exmap.ko;
-                                         "none" loads nothing)
+  --module=KO       EXMAP_VM_MODULE      module to load (the one make guest
+                                         builds for $KVER; "none": nothing)
   --modparams=P     EXMAP_VM_MODPARAMS   parameters for insmod
-  --kernel=IMG      EXMAP_VM_KERNEL      kernel image (/boot/vmlinuz-$KVER)
+  --kernel=K        EXMAP_VM_KERNEL      a series, 6.1 (default) or 6.12
+                                         (got once, see tools/vm/kernels.sh),
+                                         or a kernel image
                     EXMAP_VM_CPU         QEMU -cpu model (max; KVM: host)
-                    EXMAP_VM_KVER        kernel version (newest with headers)
+                    EXMAP_VM_KVER        kernel version or series (the
+                                         newest 6.1 with headers)
                     EXMAP_VM_MODDIR      kernel modules (/lib/modules/$KVER)
+                    EXMAP_VM_KDIR        kernel headers to build against
+                                         (/usr/src/linux-headers-$KVER)
                     EXMAP_VM_BINDIR      user programs (build/bin)
                     EXMAP_VM_DEBUG       0: boot without slub_debug and
                                          page_poison (for benchmarks)
@@ -237,8 +242,8 @@ main() {
     fi
 
     if [[ ${EXMAP_VM_NOBUILD:-0} != 1 ]]; then
-        # KVER so that the module is built for the kernel that will boot.
-        make -C "$REPO" guest KVER="$KVER"
+        # For the kernel that will boot, in build/module/$KVER/.
+        make -C "$REPO" guest KVER="$KVER" HARNESS_KDIR="$VM_KDIR"
     fi
 
     write_run_cmd >"$VM_OUT/run-cmd.sh"
