@@ -14,6 +14,7 @@
  */
 #include <linux/mm.h>
 
+#include "compat.h"
 #include "exmap.h"
 
 static vm_fault_t exmap_area_fault(struct vm_fault *vmf)
@@ -89,8 +90,8 @@ int exmap_area_mmap(struct exmap_ctx *ctx, struct vm_area_struct *vma)
 	if (pages > EXMAP_AREA_MAX_PAGES)
 		return -EINVAL;
 
-	vma->vm_flags |= VM_PFNMAP | VM_IO | VM_DONTEXPAND | VM_DONTDUMP |
-			 VM_DONTCOPY;
+	exmap_vm_flags_set(vma, VM_PFNMAP | VM_IO | VM_DONTEXPAND |
+			   VM_DONTDUMP | VM_DONTCOPY);
 	vma->vm_ops = &exmap_area_vm_ops;
 	vma->vm_private_data = ctx;
 

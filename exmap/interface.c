@@ -12,6 +12,7 @@
 #include <linux/mm.h>
 #include <linux/slab.h>
 
+#include "compat.h"
 #include "exmap.h"
 
 int exmap_interfaces_init(struct exmap_ctx *ctx, unsigned int nr)
@@ -96,6 +97,6 @@ int exmap_interface_mmap(struct exmap_ctx *ctx, struct vm_area_struct *vma)
 	page = exmap_interface_page(&ctx->ifaces[idx]);
 	if (!page)
 		return -ENOMEM;
-	vma->vm_flags |= VM_DONTEXPAND | VM_DONTDUMP | VM_DONTCOPY;
+	exmap_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP | VM_DONTCOPY);
 	return vm_insert_page(vma, vma->vm_start, page);
 }

@@ -25,6 +25,7 @@
 #include <linux/pgtable.h>
 #include <linux/sched.h>
 
+#include "compat.h"
 #include "exmap.h"
 
 /* The page table a walk holds locked, if any. */
@@ -38,7 +39,7 @@ struct exmap_ptw {
 static void exmap_ptw_unlock(struct exmap_ptw *w)
 {
 	if (w->ptes) {
-		pte_unmap_unlock(w->ptes, w->ptl);
+		exmap_pte_unlock(w->ptes, w->ptl);
 		w->ptes = NULL;
 	}
 }
@@ -87,6 +88,7 @@ static pte_t *exmap_ptw_move(struct exmap_ptw *w, unsigned long addr,
 		cond_resched();
 
 	*err = 0;
+again:
 	pmd = exmap_existing_pmd(w->mm, addr);
 	if (!pmd && create) {
 		*err = apply_to_page_range(w->mm, addr, PAGE_SIZE,
@@ -101,7 +103,13 @@ static pte_t *exmap_ptw_move(struct exmap_ptw *w, unsigned long addr,
 	}
 	if (!pmd)
 		return NULL;
-	w->ptes = pte_offset_map_lock(w->mm, pmd, table, &w->ptl);
+	/*
+	 * From 6.5 on this fails if the PMD changed since it was read. The
+	 * area's page tables stay while mmap_lock is held; read it again.
+	 */
+	w->ptes = exmap_pte_lock(w->mm, pmd, table, &w->ptl);
+	if (!w->ptes)
+		goto again;
 	w->table = table;
 	return w->ptes + pte_index(addr);
 }

@@ -17,11 +17,11 @@
  */
 #include <linux/bvec.h>
 #include <linux/file.h>
-#include <linux/io_uring.h>
 #include <linux/mm.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 
+#include "compat.h"
 #include "exmap.h"
 
 /* Runs up to this many pages need no allocation but the request's. */
@@ -92,7 +92,7 @@ static void exmap_uring_io_done(struct exmap_io *io)
 static int exmap_uring_prep(struct exmap_ctx *ctx, struct io_uring_cmd *ioucmd,
 			    struct exmap_entry *entry, unsigned int *ifidx)
 {
-	const struct exmap_uring_cmd *c = ioucmd->cmd;
+	const struct exmap_uring_cmd *c = exmap_uring_cmd_bytes(ioucmd);
 	u32 interface, flags;
 	u16 resv;
 	int ret;

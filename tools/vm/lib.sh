@@ -37,6 +37,16 @@ VM_PACKAGES=(
     liblmdb-dev:/usr/include/lmdb.h
     fio:fio
     gnuplot-nox:gnuplot
+    # Modules for 6.12 get BTF, made by pahole (linux-kbuild-6.12 needs it).
+    dwarves:pahole
+    # Man pages, packages and the install test (packaging/).
+    python3:python3
+    man-db:man
+    pkg-config:pkg-config
+    dpkg-dev:dpkg-shlibdeps
+    file:file
+    dkms:dkms
+    lintian:lintian
 )
 
 # Install whatever is missing.  apt-get is only run when something is
