@@ -238,7 +238,10 @@ main() {
     exec 9>>"$lock"
     if ! flock -n 9; then
         vm_log "another run.sh holds $lock; waiting for it"
+        local waited=$SECONDS
         flock 9
+        # Said, so that a run's own time can be told from the wait.
+        vm_log "waited $((SECONDS - waited)) s for the lock"
     fi
 
     if [[ ${EXMAP_VM_NOBUILD:-0} != 1 ]]; then
