@@ -26,6 +26,7 @@
  *     area.c        the area VMA: fault, split, close (frame reclaim)
  *     interface.c   interface pages and their mmap
  *     limits.c      device permissions, RLIMIT_MEMLOCK, the memory reserve
+ *   compat.h      what differs between the kernels it builds for (6.1, 6.12)
  *
  * Lock order, outermost first (lockdep checks it in the debug kernel):
  *

@@ -16,8 +16,7 @@ FULL=0
 [[ ${1:-} == --full ]] && FULL=1
 vm_ensure_packages
 vm_detect_kernel
-KDIR=${EXMAP_VM_KDIR:-$VM_MODDIR/build}
-[[ -d $KDIR ]] || KDIR=/usr/src/linux-headers-$KVER
+KDIR=$VM_KDIR
 
 ST=$VM_OUT/selftest
 rm -rf "$ST" && mkdir -p "$ST/mod" "$ST/fail" "$ST/bin"
