@@ -12,19 +12,23 @@
  *                6.12 are built and tested: kernels between them that have
  *                the SQE but not the new header need a third case.
  *
+ *   placement    the mm's own get_unmapped_area was a field of mm_struct
+ *                until 6.10 and is mm_get_unmapped_area() since.
  *   PTE lock     pte_offset_map_lock() is out of line from 6.5 on and not
  *                exported (__pte_offset_map_lock): modules can no longer
  *                map and lock a user page table with it. exmap_pte_lock()
  *                does its steps with what the headers give (all inline).
  *                It may fail from 6.5 on, when the PMD changes meanwhile.
  *
- * The module does not use zap_page_range(), folios, PMD insertion or
- * get_unmapped_area, which changed too.
+ * The module does not use zap_page_range(), folios or PMD insertion,
+ * which changed too.
  */
 #ifndef EXMAP_COMPAT_H
 #define EXMAP_COMPAT_H
 
 #include <linux/mm.h>
+#include <linux/sched.h>
+#include <linux/sched/mm.h>
 #include <linux/version.h>
 
 #if __has_include("linux/io_uring/cmd.h")
@@ -41,6 +45,20 @@ static inline void exmap_vm_flags_set(struct vm_area_struct *vma,
 	vm_flags_set(vma, flags);
 #else
 	vma->vm_flags |= flags;
+#endif
+}
+
+/* Where the process would place a mapping of @len bytes by itself. */
+static inline unsigned long
+exmap_mm_get_unmapped_area(struct file *file, unsigned long addr,
+			   unsigned long len, unsigned long pgoff,
+			   unsigned long flags)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 10, 0)
+	return mm_get_unmapped_area(current->mm, file, addr, len, pgoff,
+				    flags);
+#else
+	return current->mm->get_unmapped_area(file, addr, len, pgoff, flags);
 #endif
 }
 

@@ -17,6 +17,7 @@
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 
+#include "compat.h"
 #include "exmap.h"
 
 static int exmap_open(struct inode *inode, struct file *file)
@@ -77,7 +78,7 @@ static unsigned long exmap_get_unmapped_area(struct file *file,
 	if (pgoff == 0)
 		return thp_get_unmapped_area(file, addr, len, pgoff, flags);
 #endif
-	return current->mm->get_unmapped_area(file, addr, len, pgoff, flags);
+	return exmap_mm_get_unmapped_area(file, addr, len, pgoff, flags);
 }
 
 static void exmap_show_fdinfo(struct seq_file *m, struct file *file)
