@@ -19,6 +19,7 @@
  *                map and lock a user page table with it. exmap_pte_lock()
  *                does its steps with what the headers give (all inline).
  *                It may fail from 6.5 on, when the PMD changes meanwhile.
+ *                pte_offset_map() went the same way: exmap_pte_map().
  *
  * The module does not use zap_page_range(), folios or PMD insertion,
  * which changed too.
@@ -116,6 +117,28 @@ static inline pte_t *exmap_pte_lock(struct mm_struct *mm, pmd_t *pmd,
 static inline void exmap_pte_unlock(pte_t *pte, spinlock_t *ptl)
 {
 	pte_unmap_unlock(pte, ptl);
+}
+
+/*
+ * The PTE of @addr in the page table @pmd points to, mapped but not
+ * locked, for a caller that checked @pmd under mmap_lock and holds the
+ * table's lock (pte_lockptr()): pte_offset_map() as 6.1 has it, which
+ * from 6.5 on is out of line, not exported, and checks the PMD again.
+ * exmap_pte_unmap() undoes it.
+ */
+static inline pte_t *exmap_pte_map(pmd_t *pmd, unsigned long addr)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
+	rcu_read_lock();	/* as the kernel's; pte_unmap() ends it */
+	return pte_offset_kernel(pmd, addr);
+#else
+	return pte_offset_map(pmd, addr);
+#endif
+}
+
+static inline void exmap_pte_unmap(pte_t *pte)
+{
+	pte_unmap(pte);
 }
 
 #endif /* EXMAP_COMPAT_H */

@@ -422,8 +422,8 @@ static void exmap_ptw2_unlock(struct exmap_ptw2 *w)
 	if (w->dptl != w->sptl)
 		spin_unlock(w->dptl);
 	spin_unlock(w->sptl);
-	pte_unmap(w->dptes);
-	pte_unmap(w->sptes);
+	exmap_pte_unmap(w->dptes);
+	exmap_pte_unmap(w->sptes);
 	w->locked = false;
 }
 
@@ -470,8 +470,8 @@ static int exmap_ptw2_lock(struct exmap_ptw2 *w, unsigned long saddr,
 	spin_lock(first);
 	if (second != first)
 		spin_lock_nested(second, SINGLE_DEPTH_NESTING);
-	w->sptes = pte_offset_map(spmd, stable);
-	w->dptes = pte_offset_map(dpmd, dtable);
+	w->sptes = exmap_pte_map(spmd, stable);
+	w->dptes = exmap_pte_map(dpmd, dtable);
 	w->stable = stable;
 	w->dtable = dtable;
 	w->locked = true;
