@@ -214,13 +214,13 @@ def render_wide_table(head, body):
 
 
 def render_code(lines):
-    out = ['.PP', '.in +4n', '.EX']
+    out = ['.PP', '.EX']
     for line in lines:
-        line = escape(line.expandtabs(4))
+        line = escape(line.expandtabs(8))
         if line.startswith(('.', "'")):
             line = '\\&' + line
         out.append(line)
-    out += ['.EE', '.in']
+    out += ['.EE']
     return out
 
 
@@ -437,8 +437,9 @@ def cmd_functions(args):
                 % names[0])
         out = th(names[0], args.section, args)
         out.insert(0, "'\\\" t")
-        out += ['.SH NAME', '%s \\- %s' % (escape(', '.join(names)),
-                                          inline(what))]
+        # \% keeps each name whole at the end of a line.
+        out += ['.SH NAME', '%s \\- %s' % (', '.join(
+            '\\%' + escape(n) for n in names), inline(what))]
         if args.library:
             out += ['.SH LIBRARY', inline(args.library)]
         out += ['.SH SYNOPSIS', '.nf']
@@ -446,7 +447,7 @@ def cmd_functions(args):
             out.append('.B #include <%s>' % inc)
         out.append('.PP')
         for line in blocks[0][1]:
-            out.append('\\f[B]%s\\f[R]' % escape(line.expandtabs(4))
+            out.append('\\f[B]%s\\f[R]' % escape(line.expandtabs(8))
                        if line.strip() else '')
         out += ['.fi', '.SH DESCRIPTION']
         # The synopsis block is lines[start:end]; everything after it.
