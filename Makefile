@@ -71,11 +71,11 @@ $(LIB)/libexmap.so.1: $(LIBEXMAP_PIC) tools/libexmap/libexmap.map
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -shared -Wl,-soname,libexmap.so.1 \
 		-Wl,--version-script=tools/libexmap/libexmap.map -Wl,-z,defs \
-		-o $@ $(LIBEXMAP_PIC) $(LDLIBS)
+		-o $@ $(LIBEXMAP_PIC) -luring $(LDLIBS)
 
 $(OBJ)/tools/libexmap/%.o $(OBJ)/pic/tools/libexmap/%.o: \
 	tools/libexmap/libexmap.h tools/libexmap/libexmap-int.h \
-	include/linux/exmap.h
+	tools/libexmap/fallback.h include/linux/exmap.h
 
 guest: guest-module tools
 
@@ -95,6 +95,9 @@ $(BIN)/exmap-io-persist: $(OBJ)/test/io-persist.o $(TEST_HELPERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+# Programs on libexmap.a: it needs liburing, linked statically as well.
+LIBEXMAP_LDLIBS := -l:liburing.a
+
 BUFPOOL_SRCS := $(filter-out tools/bufpool/demo.c,$(wildcard tools/bufpool/*.c))
 BUFPOOL_OBJS := $(BUFPOOL_SRCS:%.c=$(OBJ)/%.o)
 
@@ -103,25 +106,25 @@ $(OBJ)/tools/bufpool/%.o: tools/bufpool/*.h
 $(BIN)/exmap-test-bufpool-units: $(OBJ)/test/suite/bufpool-units.o \
 				 $(BUFPOOL_OBJS) $(LIB)/libexmap.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LIBEXMAP_LDLIBS) $(LDLIBS)
 
 $(BIN)/exmap-demo: $(OBJ)/tools/bufpool/demo.o $(BUFPOOL_OBJS) $(LIB)/libexmap.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBEXMAP_LDLIBS) $(LDLIBS)
 
 $(BIN)/exmap-test-bufpool: $(OBJ)/test/suite/bufpool.o $(BUFPOOL_OBJS) \
 			   $(LIB)/libexmap.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LIBEXMAP_LDLIBS) $(LDLIBS)
 
 $(BIN)/libexmap-example: $(OBJ)/tools/libexmap/example.o $(LIB)/libexmap.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBEXMAP_LDLIBS) $(LDLIBS)
 
 $(BIN)/exmap-test-libexmap $(BIN)/exmap-test-libexmap-rewire: \
 		$(BIN)/exmap-test-%: $(OBJ)/test/suite/%.o $(LIB)/libexmap.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LIBEXMAP_LDLIBS) $(LDLIBS)
 
 # liburing is linked statically: the guest then needs no copy of it.
 $(BIN)/exmap-test-io $(BIN)/exmap-test-fuzz: $(BIN)/exmap-test-%: \
