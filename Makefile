@@ -171,7 +171,8 @@ check: deps checkpatch
 	@mkdir -p $(BUILD)/vm
 	rm -f $(VM_DISKS) $(PERSIST_DISK)
 	truncate -s 64M $(VM_DISKS) $(PERSIST_DISK)
-	tools/vm/run.sh $(VM_DISKS:%=--disk %) -- exmap-run-tests.sh
+	tools/vm/run.sh $(VM_DISKS:%=--disk %) -- \
+		env EXMAP_TEST_NO_SKIP=1 exmap-run-tests.sh
 	EXMAP_VM_NOBUILD=1 tools/vm/run.sh --disk $(PERSIST_DISK) -- \
 		exmap-io-persist write /dev/vda
 	EXMAP_VM_NOBUILD=1 tools/vm/run.sh --disk $(PERSIST_DISK) -- \
