@@ -126,6 +126,10 @@ $(BIN)/exmap-test-libexmap $(BIN)/exmap-test-libexmap-rewire: \
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LIBEXMAP_LDLIBS) $(LDLIBS)
 
+# The fuzzer's data oracle is a file of its own.
+$(BIN)/exmap-test-fuzz: $(OBJ)/test/fuzz-oracle.o
+$(OBJ)/test/fuzz-oracle.o: test/fuzz-oracle.h
+
 # liburing is linked statically: the guest then needs no copy of it.
 $(BIN)/exmap-test-io $(BIN)/exmap-test-fuzz: $(BIN)/exmap-test-%: \
 		$(OBJ)/test/suite/%.o $(TEST_HELPERS)

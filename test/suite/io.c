@@ -692,14 +692,18 @@ static void test_uring_cancel(void **state)
 	assert_int_equal(io_uring_queue_init(64, &ring, 0), 0);
 	assert_int_equal(io_uring_register_iowq_max_workers(&ring, workers),
 			 0);
-	/* Buffered, and out of the page cache: the worker waits for it. */
+	/*
+	 * Buffered, out of the page cache, at a page no run has read: the
+	 * worker waits for the device.
+	 */
 	slow = open(slowdev(), O_RDONLY);
 	assert_true(slow >= 0);
 	assert_int_equal(posix_fadvise(slow, 0, 0, POSIX_FADV_DONTNEED), 0);
 	buf = malloc(T_PAGE);
 	assert_non_null(buf);
 	sqe = io_uring_get_sqe(&ring);
-	io_uring_prep_read(sqe, slow, buf, T_PAGE, 0);
+	io_uring_prep_read(sqe, slow, buf, T_PAGE,
+			   (1 + getpid() % 2000) * 2 * T_PAGE);
 	sqe->flags |= IOSQE_ASYNC;
 	io_uring_sqe_set_data64(sqe, 1000);
 	for (uint32_t p = 0; p < 32; p++) {
@@ -735,7 +739,8 @@ static void test_uring_cancel(void **state)
 	}
 	print_message("%lu of 32 READs cancelled\n", cancelled);
 	assert_true(cancelled > 0);
-	assert_int_equal(said, cancelled);
+	/* For CANCEL_ALL, res counts the sweeps that found something. */
+	assert_true(said > 0);
 	assert_int_equal(t_stats(c.fd, &st), 0);
 	assert_int_equal(st.frames_in_use, mapped);
 	io_uring_queue_exit(&ring);
