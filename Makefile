@@ -148,13 +148,13 @@ $(BIN)/bench-alloc $(BIN)/bench-steal: $(BIN)/%: $(OBJ)/bench/%.o $(ALLOC_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BIN)/bench-report: $(OBJ)/bench/bench-report.o
+$(BIN)/bench-report: $(OBJ)/bench/bench-report.o $(OBJ)/bench/report-rows.o
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $^ -lm $(LDLIBS)
 
 $(OBJ)/test/%.o $(OBJ)/test/suite/%.o: include/linux/exmap.h test/helpers.h
 $(OBJ)/bench/%.o: include/linux/exmap.h bench/bench-util.h bench/alloc.h \
-		  bench/record.h bench/sysstat.h
+		  bench/record.h bench/sysstat.h bench/report.h
 
 deps:
 	tools/deps.sh
