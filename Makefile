@@ -65,7 +65,7 @@ $(LIB)/libexmap.a: $(LIBEXMAP_OBJS)
 
 $(OBJ)/pic/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fPIC -c -o $@ $<
+	$(CC) $(CFLAGS) $(DEPFLAGS) -fPIC -c -o $@ $<
 
 $(LIB)/libexmap.so.1: $(LIBEXMAP_PIC) tools/libexmap/libexmap.map
 	@mkdir -p $(dir $@)
@@ -73,15 +73,12 @@ $(LIB)/libexmap.so.1: $(LIBEXMAP_PIC) tools/libexmap/libexmap.map
 		-Wl,--version-script=tools/libexmap/libexmap.map -Wl,-z,defs \
 		-o $@ $(LIBEXMAP_PIC) -luring $(LDLIBS)
 
-$(OBJ)/tools/libexmap/%.o $(OBJ)/pic/tools/libexmap/%.o: \
-	tools/libexmap/libexmap.h tools/libexmap/libexmap-int.h \
-	tools/libexmap/fallback.h include/linux/exmap.h
 
 guest: guest-module tools
 
 $(OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
 $(BIN)/test-exmap: $(OBJ)/test/test-exmap.o $(TEST_HELPERS)
 	@mkdir -p $(dir $@)
@@ -101,7 +98,6 @@ LIBEXMAP_LDLIBS := -l:liburing.a
 BUFPOOL_SRCS := $(filter-out tools/bufpool/demo.c,$(wildcard tools/bufpool/*.c))
 BUFPOOL_OBJS := $(BUFPOOL_SRCS:%.c=$(OBJ)/%.o)
 
-$(OBJ)/tools/bufpool/%.o: tools/bufpool/*.h
 
 $(BIN)/exmap-test-bufpool-units: $(OBJ)/test/suite/bufpool-units.o \
 				 $(BUFPOOL_OBJS) $(LIB)/libexmap.a
@@ -128,7 +124,6 @@ $(BIN)/exmap-test-libexmap $(BIN)/exmap-test-libexmap-rewire: \
 
 # The fuzzer's data oracle is a file of its own.
 $(BIN)/exmap-test-fuzz: $(OBJ)/test/fuzz-oracle.o
-$(OBJ)/test/fuzz-oracle.o: test/fuzz-oracle.h
 
 # liburing is linked statically: the guest then needs no copy of it.
 $(BIN)/exmap-test-io $(BIN)/exmap-test-fuzz: $(BIN)/exmap-test-%: \
@@ -152,9 +147,10 @@ $(BIN)/bench-report: $(OBJ)/bench/bench-report.o $(OBJ)/bench/report-rows.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ -lm $(LDLIBS)
 
-$(OBJ)/test/%.o $(OBJ)/test/suite/%.o: include/linux/exmap.h test/helpers.h
-$(OBJ)/bench/%.o: include/linux/exmap.h bench/bench-util.h bench/alloc.h \
-		  bench/record.h bench/sysstat.h bench/report.h
+# Every object depends on the headers it includes, as the compiler lists
+# them (-MMD): a header that changes rebuilds what uses it.
+DEPFLAGS = -MMD -MP
+-include $(shell find $(OBJ) -name '*.d' 2>/dev/null)
 
 deps:
 	tools/deps.sh
