@@ -182,15 +182,17 @@ check: deps checkpatch
 # the fallback side by side. Allocator debugging off and the TSC as the
 # guest's clock (see tools/vm/run.sh): it is a measurement.
 demo: deps
-	@mkdir -p $(BUILD)/vm
+	@mkdir -p $(BUILD)/vm $(BUILD)/demo
 	rm -f $(BUILD)/vm/demo.img
 	truncate -s 1G $(BUILD)/vm/demo.img
 	EXMAP_VM_DEBUG=0 EXMAP_VM_TSC=1 tools/vm/run.sh \
 		--disk $(BUILD)/vm/demo.img -- \
 		exmap-demo.sh
+	cp $(BUILD)/vm/console.log $(BUILD)/demo/demo-$$(date +%Y-%m-%d-%H%M%S).log
 
-# One guest boot runs bench/run-all.sh; build/bench/ gets SUITE.json and
-# .csv, docs/figures/ the plots. BENCH_ARGS: run-all.sh options and suites.
+# One guest boot runs bench/run-all.sh; build/bench/results/DATE/ gets the
+# records, SUITE.json and .csv, docs/figures/ the plots. BENCH_ARGS:
+# run-all.sh options and suites.
 bench: deps
 	bench/vm-bench.sh $(BENCH_ARGS)
 
