@@ -127,7 +127,7 @@ int exmap_query(struct exmap_if *i, unsigned int flags);
  * vector at once and return the number of entries started, or -errno when
  * the call was refused and nothing started (-EINVAL, -EBADF as for the
  * synchronous calls; -EBUSY while entries of an earlier submit are not
- * all reaped). exmap_reap() waits for the next entry to finish and returns
+ * all reaped; -EOPNOTSUPP on the kernel backend without io_uring). exmap_reap() waits for the next entry to finish and returns
  * its index in the vector, its res filled in as the synchronous call would
  * fill it; -ENOENT when none is in flight. Until every started entry has
  * been reaped, leave the vector as it is and make no other call on the
