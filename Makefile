@@ -198,8 +198,8 @@ bench: deps
 
 # No VM: this machine, with exmap.ko loaded, as root (null_blk, /dev/exmap).
 bench-native: tools
-	bench/run-all.sh -o $(BUILD)/bench/records.txt -r $(BUILD)/bench \
-		-p $(BUILD)/bench/figures $(BENCH_ARGS)
+	d=$(BUILD)/bench/results/native-$$(date +%Y-%m-%d-%H%M%S) && \
+	bench/run-all.sh -o $$d/records.txt -r $$d -p $$d/figures $(BENCH_ARGS)
 
 checkpatch:
 	tools/checkpatch.sh
