@@ -67,7 +67,7 @@ struct result {
 	double median, worst;
 	int reps;
 	int round;		/* which repetition this run was */
-	double vs_base;		/* against the baseline's run of that round */
+	double vs_base;		/* to the baseline's run of that round */
 };
 
 struct worker_slot {

@@ -506,8 +506,8 @@ int main(int argc, char **argv)
 			if (m->run(m, seconds / rounds, &r))
 				return 1;
 			cpu = cpu_now() - cpu;
-			printf("round %s %d %lu %.6f %.6f\n", m->name, k, r.reads,
-			       r.secs, cpu);
+			printf("round %s %d %lu %.6f %.6f\n", m->name, k,
+			       r.reads, r.secs, cpu);
 			m->cpu += cpu;
 			m->total.reads += r.reads;
 			m->total.secs += r.secs;

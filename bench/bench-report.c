@@ -171,8 +171,8 @@ static void json_caches(FILE *f, const char *v)
 		      &used) == 4) {
 		fprintf(f, "%s\n      { \"type\": ", first ? "" : ",");
 		json_string(f, type);
-		fprintf(f, ", \"level\": %d, \"size\": %ld, \"num_sharing\": %ld }",
-			level, size, sharing);
+		fprintf(f, ", \"level\": %d, \"size\": %ld, "
+			"\"num_sharing\": %ld }", level, size, sharing);
 		first = 0;
 		v += used;
 	}

@@ -177,8 +177,10 @@ void report_rows(const struct recs *in, const char *suite, struct recs *out)
 			continue;
 		/* Every record of this name, in the order they came. */
 		for (size_t j = i; j < in->n; j++) {
-			if (done[j] || strcmp(rec_get(&in->v[j], "suite"), suite) ||
-			    strcmp(rec_get(&in->v[j], "name"), name))
+			const struct rec *r = &in->v[j];
+
+			if (done[j] || strcmp(rec_get(r, "suite"), suite) ||
+			    strcmp(rec_get(r, "name"), name))
 				continue;
 			done[j] = 1;
 			idx[n++] = j;

@@ -51,7 +51,7 @@
 #define MAX_THREADS	3
 #define MAX_ENTRIES	16
 #define VERIFY_MAX	48	/* pages checked after a call, at most */
-#define STATS_EVERY	16	/* calls between STATS checks, threads > 1 */
+#define STATS_EVERY	16	/* calls between STATS checks if threaded */
 #define TAG_UNKNOWN	UINT32_MAX
 #define RES_UNSET	(-32000)	/* a result no call writes */
 
@@ -81,14 +81,14 @@ struct oracle {
 	uint32_t store_pages;	/* the backing file's size */
 	uint64_t pool;
 	unsigned int nr_threads;
-	bool exact;		/* one thread: ENOMEM exactly when predicted */
+	bool exact;		/* one thread: ENOMEM just when predicted */
 	bool ample;		/* a pool no set of calls can exhaust */
 	long reserve_kb;	/* below this MemAvailable, ENOMEM is allowed */
 	struct page_model page[MAX_PAGES];
 	uint32_t stored[MAX_PAGES];
 	struct block_model block[MAX_BLOCKS];
 	struct counts model;
-	pthread_rwlock_t quiet;	/* calls shared, STATS checks exclusive */
+	pthread_rwlock_t quiet;	/* calls shared, STATS check exclusive */
 	atomic_int stop;
 	struct oracle_tally *tally;
 	atomic_ulong *ops;
@@ -276,8 +276,8 @@ static void check_page(struct othread *t, uint32_t p)
 				  memory_order_relaxed);
 	if (pm->state != PG_MAPPED || prot == PROT_NONE) {
 		if (guarded_compare(addr, p, TAG_UNKNOWN) != -1)
-			o->problem("oracle: page %u (%s, prot %d) does not fault",
-				   p, state_name(pm->state), prot);
+			o->problem("oracle: page %u (%s, prot %d) does not "
+				   "fault", p, state_name(pm->state), prot);
 		return;
 	}
 	r = guarded_compare(addr, p, pm->tag);
@@ -780,8 +780,9 @@ static void op_bad_entry(struct othread *t)
 	switch (below(t, 4)) {
 	case 0:
 		if (hole != UINT32_MAX) {
-			v[bad] = (struct exmap_iov){ .page = hole + below(t, 60),
-						     .len = 1 + below(t, 4) };
+			v[bad] = (struct exmap_iov){
+				.page = hole + below(t, 60),
+				.len = 1 + below(t, 4) };
 			break;
 		}
 		/* fall through */
@@ -949,7 +950,8 @@ static void setup(struct oracle *o, struct othread *t, const char *dir)
 {
 	struct exmap_setup s = { .backing_fd = -1 };
 	pthread_rwlockattr_t attr;
-	long total = t_meminfo_kb("MemTotal"), pct = t_param_read("reserve_pct");
+	long total = t_meminfo_kb("MemTotal");
+	long pct = t_param_read("reserve_pct");
 
 	o->area_pages = BLOCK * (o->nr_threads + below(t, MAX_BLOCKS -
 						       o->nr_threads + 1));

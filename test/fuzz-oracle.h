@@ -17,7 +17,7 @@ struct oracle_tally {
 	atomic_ulong calls;		/* calls checked against the model */
 	atomic_ulong pages_checked;	/* pages compared with the model */
 	atomic_ulong stats_checked;	/* STATS compared with the model */
-	atomic_ulong enomem;		/* entries refused for want of frames */
+	atomic_ulong enomem;		/* entries short of frames */
 };
 
 /* Reports a mismatch; the first one fails the run. */

@@ -180,7 +180,7 @@ static void *reader_main(void *arg)
 		seed ^= seed << 17;
 		k = seed % KEYS;
 		if (k % 5 == 0) {
-			/* Marked first: a reader may see it the moment after. */
+			/* Marked first: readers may see it at once. */
 			atomic_store(&r->updated[k], 1);
 			r->bad += !bt_update(r->bt, &r->t, k, value_of(k, 2));
 		} else if (r->batched) {
