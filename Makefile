@@ -92,13 +92,13 @@ $(LIB)/libexmap.a: $(LIBEXMAP_OBJS)
 
 $(OBJ)/pic/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fPIC -c -o $@ $<
+	$(CC) $(CFLAGS) $(DEPFLAGS) -fPIC -c -o $@ $<
 
 $(LIB)/$(LIBEXMAP_SO): $(LIBEXMAP_PIC) tools/libexmap/libexmap.map
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,$(LIBEXMAP_SONAME) \
 		-Wl,--version-script=tools/libexmap/libexmap.map -Wl,-z,defs \
-		-o $@ $(LIBEXMAP_PIC) $(LDLIBS)
+		-o $@ $(LIBEXMAP_PIC) -luring $(LDLIBS)
 
 $(LIB)/libexmap.so: $(LIB)/$(LIBEXMAP_SO)
 	ln -sf $(LIBEXMAP_SO) $(LIB)/$(LIBEXMAP_SONAME)
@@ -112,7 +112,7 @@ guest: guest-module tools
 
 $(OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
 $(BIN)/test-exmap: $(OBJ)/test/test-exmap.o $(TEST_HELPERS)
 	@mkdir -p $(dir $@)
@@ -126,15 +126,17 @@ $(BIN)/exmap-io-persist: $(OBJ)/test/io-persist.o $(TEST_HELPERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# Programs on libexmap.a: it needs liburing, linked statically as well.
+LIBEXMAP_LDLIBS := -l:liburing.a
+
 BUFPOOL_SRCS := $(filter-out tools/bufpool/demo.c,$(wildcard tools/bufpool/*.c))
 BUFPOOL_OBJS := $(BUFPOOL_SRCS:%.c=$(OBJ)/%.o)
 
-$(OBJ)/tools/bufpool/%.o: tools/bufpool/*.h
 
 $(BIN)/exmap-test-bufpool-units: $(OBJ)/test/suite/bufpool-units.o \
 				 $(BUFPOOL_OBJS) $(LIB)/libexmap.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBEXMAP_LDLIBS) $(LDLIBS)
 
 # exmap-kv: the store (tools/kv/, on the buffer pool), its server, client
 # library and command-line client.
@@ -160,7 +162,7 @@ $(OBJ)/pic/tools/kv/%.o: tools/kv/*.h
 
 $(BIN)/exmap-kvd: $(OBJ)/tools/kv/kvd.o $(KV_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBEXMAP_LDLIBS) $(LDLIBS)
 
 $(BIN)/exmap-kv: $(OBJ)/tools/kv/kvcli.o $(LIB)/libexmapkv.a
 	@mkdir -p $(dir $@)
@@ -187,28 +189,31 @@ $(BIN)/exmap-test-kv-crash: $(OBJ)/test/suite/kv-crash.o $(KVTEST_OBJS) \
 $(BIN)/exmap-test-kv-units $(BIN)/exmap-test-kv-store: $(BIN)/exmap-test-%: \
 		$(OBJ)/test/suite/%.o $(KV_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LIBEXMAP_LDLIBS) $(LDLIBS)
 
 $(BIN)/exmap-demo: $(OBJ)/tools/bufpool/demo.o $(BUFPOOL_OBJS) $(LIB)/libexmap.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBEXMAP_LDLIBS) $(LDLIBS)
 
 $(BIN)/exmap-test-bufpool: $(OBJ)/test/suite/bufpool.o $(BUFPOOL_OBJS) \
 			   $(LIB)/libexmap.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBEXMAP_LDLIBS) $(LDLIBS)
 
 # The example includes <libexmap.h>, as a program outside the tree does.
 $(OBJ)/tools/libexmap/example.o: CFLAGS += -Itools/libexmap
 
 $(BIN)/libexmap-example: $(OBJ)/tools/libexmap/example.o $(LIB)/libexmap.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBEXMAP_LDLIBS) $(LDLIBS)
 
 $(BIN)/exmap-test-libexmap $(BIN)/exmap-test-libexmap-rewire: \
 		$(BIN)/exmap-test-%: $(OBJ)/test/suite/%.o $(LIB)/libexmap.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBEXMAP_LDLIBS) $(LDLIBS)
+
+# The fuzzer's data oracle is a file of its own.
+$(BIN)/exmap-test-fuzz: $(OBJ)/test/fuzz-oracle.o
 
 # liburing is linked statically: the guest then needs no copy of it.
 $(BIN)/exmap-test-io $(BIN)/exmap-test-fuzz: $(BIN)/exmap-test-%: \
@@ -233,17 +238,17 @@ REWIRE_OBJS := $(addprefix $(OBJ)/bench/,rewire-main.o rewire-alltoone.o \
 
 $(BIN)/bench-rewire: $(REWIRE_OBJS) $(LIB)/libexmap.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBEXMAP_LDLIBS) $(LDLIBS)
+
+$(BIN)/bench-report: $(OBJ)/bench/bench-report.o $(OBJ)/bench/report-rows.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ -lm $(LDLIBS)
 
 # LMDB linked statically, as liburing: the guest needs no copy of it.
 $(BIN)/bench-kv: $(OBJ)/bench/bench-kv.o $(OBJ)/bench/record.o \
 		 $(LIB)/libexmapkv.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ -l:liblmdb.a $(LDLIBS)
-
-$(BIN)/bench-report: $(OBJ)/bench/bench-report.o
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(OBJ)/test/%.o $(OBJ)/test/suite/%.o: include/linux/exmap.h test/helpers.h \
 	test/kvtest.h tools/kv/*.h
@@ -295,6 +300,10 @@ check-man: man
 	tools/man/check.sh $(MAN)
 
 include packaging/install.mk
+# Every object depends on the headers it includes, as the compiler lists
+# them (-MMD): a header that changes rebuilds what uses it.
+DEPFLAGS = -MMD -MP
+-include $(shell find $(OBJ) -name '*.d' 2>/dev/null)
 
 deps:
 	tools/deps.sh
@@ -329,7 +338,7 @@ check: deps checkpatch check-man
 	for k in $(CHECK_KERNELS); do \
 		rm -f $(VM_DISKS) && truncate -s 64M $(VM_DISKS) && \
 		tools/vm/run.sh --kernel $$k $(VM_DISKS:%=--disk %) -- \
-			exmap-run-tests.sh || exit 1; \
+			env EXMAP_TEST_NO_SKIP=1 exmap-run-tests.sh || exit 1; \
 	done
 	rm -f $(PERSIST_DISK) $(KV_DISKS)
 	truncate -s 64M $(PERSIST_DISK) $(KV_DISKS)
@@ -346,22 +355,24 @@ check: deps checkpatch check-man
 # the fallback side by side. Allocator debugging off and the TSC as the
 # guest's clock (see tools/vm/run.sh): it is a measurement.
 demo: deps
-	@mkdir -p $(BUILD)/vm
+	@mkdir -p $(BUILD)/vm $(BUILD)/demo
 	rm -f $(BUILD)/vm/demo.img
 	truncate -s 1G $(BUILD)/vm/demo.img
 	EXMAP_VM_DEBUG=0 EXMAP_VM_TSC=1 tools/vm/run.sh \
 		--disk $(BUILD)/vm/demo.img -- \
 		exmap-demo.sh
+	cp $(BUILD)/vm/console.log $(BUILD)/demo/demo-$$(date +%Y-%m-%d-%H%M%S).log
 
-# One guest boot runs bench/run-all.sh; build/bench/ gets SUITE.json and
-# .csv, docs/figures/ the plots. BENCH_ARGS: run-all.sh options and suites.
+# One guest boot runs bench/run-all.sh; build/bench/results/DATE/ gets the
+# records, SUITE.json and .csv, docs/figures/ the plots. BENCH_ARGS:
+# run-all.sh options and suites.
 bench: deps
 	bench/vm-bench.sh $(BENCH_ARGS)
 
 # No VM: this machine, with exmap.ko loaded, as root (null_blk, /dev/exmap).
 bench-native: tools
-	bench/run-all.sh -o $(BUILD)/bench/records.txt -r $(BUILD)/bench \
-		-p $(BUILD)/bench/figures $(BENCH_ARGS)
+	d=$(BUILD)/bench/results/native-$$(date +%Y-%m-%d-%H%M%S) && \
+	bench/run-all.sh -o $$d/records.txt -r $$d -p $$d/figures $(BENCH_ARGS)
 
 checkpatch:
 	tools/checkpatch.sh

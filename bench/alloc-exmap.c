@@ -5,6 +5,10 @@
  *   exmap-1IF     each thread ALLOCs, touches and FREEs @batch neighbouring
  *                 pages (one one-page entry each) on its own interface: its
  *                 frames stay on its own free list.
+ *   exmap-1IF-zero  the same, and each page is cleared (memset) before the
+ *                 touch: exmap reuses frames as they were left, while the
+ *                 Linux modes get every page zeroed by the kernel; this is
+ *                 exmap paying for that too.
  *   exmap-spread  the same with every entry in its own page table (2 MiB
  *                 apart), as a buffer manager's scattered victims are.
  *   exmap-2IF     each thread ALLOCs on one interface and FREEs on another:
@@ -18,6 +22,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <sched.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 
@@ -100,9 +105,9 @@ static bool action(struct alloc_worker *w, struct exmap_iov *vec,
 	return true;
 }
 
-/* ALLOC on @ai, touch, FREE on @fi, until stopped. */
+/* ALLOC on @ai, touch (after clearing, if @zero), FREE on @fi. */
 static void alloc_free_loop(struct alloc_worker *w, size_t stride,
-			    unsigned int ai, unsigned int fi)
+			    unsigned int ai, unsigned int fi, bool zero)
 {
 	struct alloc_run *r = w->run;
 	size_t first = (size_t)w->id * r->batch * stride;
@@ -122,6 +127,9 @@ static void alloc_free_loop(struct alloc_worker *w, size_t stride,
 	while (fv && !w->err && !alloc_stopped(w)) {
 		if (!action(w, av, ai, EXMAP_OP_ALLOC, false))
 			break;
+		if (zero)
+			for (unsigned int i = 0; i < r->batch; i++)
+				memset(base + i * stride * PAGE, 0, PAGE);
 		if (stride == 1) {
 			alloc_touch(base, r->batch);
 		} else {
@@ -140,17 +148,22 @@ static void alloc_free_loop(struct alloc_worker *w, size_t stride,
 
 static void thread_1if(struct alloc_worker *w)
 {
-	alloc_free_loop(w, 1, w->id, w->id);
+	alloc_free_loop(w, 1, w->id, w->id, false);
+}
+
+static void thread_1if_zero(struct alloc_worker *w)
+{
+	alloc_free_loop(w, 1, w->id, w->id, true);
 }
 
 static void thread_spread(struct alloc_worker *w)
 {
-	alloc_free_loop(w, SPREAD, w->id, w->id);
+	alloc_free_loop(w, SPREAD, w->id, w->id, false);
 }
 
 static void thread_2if(struct alloc_worker *w)
 {
-	alloc_free_loop(w, 1, 2 * w->id, 2 * w->id + 1);
+	alloc_free_loop(w, 1, 2 * w->id, 2 * w->id + 1, false);
 }
 
 /*
@@ -221,6 +234,11 @@ static size_t pages_pool(unsigned int threads, unsigned int batch)
 const struct alloc_mode alloc_exmap_1if = {
 	.name = "exmap-1IF", .exmap = true, .ifaces_per_thread = 1,
 	.area_pages = pages_per_thread, .thread = thread_1if,
+};
+
+const struct alloc_mode alloc_exmap_1if_zero = {
+	.name = "exmap-1IF-zero", .exmap = true, .ifaces_per_thread = 1,
+	.area_pages = pages_per_thread, .thread = thread_1if_zero,
 };
 
 const struct alloc_mode alloc_exmap_spread = {

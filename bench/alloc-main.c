@@ -14,11 +14,15 @@
  *                  the process's peak RSS over the run (exact);
  *   frames held    exmap: frames the module held for all contexts (sampled).
  *
+ *   CPU time       of the worker threads over the run (their own clocks).
+ *
  * Each configuration runs -r times (default 3) for a third of the time,
- * the modes in turn and in a rotating order, and the best run counts (the
- * median and the worst are recorded too): on a shared or emulated machine
- * interference only ever slows a run down, and each mode gets the same
- * chances to dodge it.
+ * the modes in turn and in a rotating order, and the table shows the best
+ * run and the median: on a shared or emulated machine interference only
+ * ever slows a run down, and each mode gets the same chances to dodge it.
+ * The records hold every run as a repetition (repetitions=N,
+ * repetition_index=i), its ratio taken against the baseline's run of the
+ * same round; bench-report adds the aggregates.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -44,7 +48,8 @@
 #define SAMPLE_NS	5000000L
 
 static const struct alloc_mode *const all_modes[] = {
-	&alloc_exmap_1if, &alloc_exmap_spread, &alloc_exmap_2if,
+	&alloc_exmap_1if, &alloc_exmap_1if_zero, &alloc_exmap_spread,
+	&alloc_exmap_2if,
 	&alloc_exmap_pool, &alloc_madvise, &alloc_munmap, &alloc_uffd_zero,
 	&alloc_uffd_copy,
 };
@@ -61,6 +66,8 @@ struct result {
 	/* Over the repetitions: the median and the worst pages/s. */
 	double median, worst;
 	int reps;
+	int round;		/* which repetition this run was */
+	double vs_base;		/* to the baseline's run of that round */
 };
 
 struct worker_slot {
@@ -75,6 +82,7 @@ void alloc_start(struct alloc_worker *w)
 {
 	pthread_barrier_wait(&w->run->ready);
 	pthread_barrier_wait(&w->run->go);
+	w->cpu_start = thread_cpu_now();
 }
 
 void alloc_fail(struct alloc_worker *w, const char *what, int err)
@@ -91,6 +99,7 @@ static void *worker_main(void *arg)
 
 	w->run->mode->thread(w);
 	w->end = now();
+	w->cpu = thread_cpu_now() - w->cpu_start;
 	return NULL;
 }
 
@@ -150,7 +159,7 @@ static struct result run_one(const struct alloc_mode *mode,
 	struct result res = { .mode = mode, .frames_held = -1 };
 	struct alloc_run *r = &run;
 	long long tlb0;
-	double t0, cpu0, end = 0;
+	double t0, end = 0;
 	long rss0 = 0;
 
 	memset(r, 0, sizeof(*r));
@@ -175,7 +184,6 @@ static struct result run_one(const struct alloc_mode *mode,
 	sys_reset_peak_rss();
 	rss0 = sys_rss_pages("VmRSS");
 	tlb0 = sys_tlb_shootdowns();
-	cpu0 = cpu_now();
 	pthread_barrier_wait(&r->go);
 	t0 = now();
 	wait_sampling(r, &res, t0 + seconds);
@@ -192,11 +200,11 @@ static struct result run_one(const struct alloc_mode *mode,
 		}
 		res.pages += w->pages;
 		res.retries += w->retries;
+		res.cpu += w->cpu;
 		if (w->end > end)
 			end = w->end;
 	}
 	res.secs = end - t0;
-	res.cpu = cpu_now() - cpu0;
 	res.tlb = sys_tlb_shootdowns();
 	res.tlb = tlb0 < 0 || res.tlb < 0 ? -1 : res.tlb - tlb0;
 	pthread_barrier_destroy(&r->ready);
@@ -222,31 +230,37 @@ static double rate(const struct result *res)
 	return res->secs > 0 ? res->pages / res->secs : 0;
 }
 
-static void report(FILE *rec, const char *suite, const struct result *res,
-		   unsigned int threads, unsigned int batch,
-		   const struct result *base)
+/* One line of the table: the best run, with the median beside it. */
+static void print_row(const struct result *res, unsigned int threads,
+		      unsigned int batch, const struct result *base)
 {
 	double pages = res->pages ? res->pages : 1;
-	char name[128], tlb[32] = "-", ratio[32] = "";
+	char tlb[32] = "-", ratio[32] = "";
 
 	if (res->tlb >= 0)
 		snprintf(tlb, sizeof(tlb), "%.4f", res->tlb / pages);
 	if (base && rate(base) > 0)
 		snprintf(ratio, sizeof(ratio), "%.2fx", rate(res) / rate(base));
-	printf("%-13s %7u %6u %12.0f %12.0f %9s %10s %8ld\n",
+	printf("%-14s %7u %6u %12.0f %12.0f %9s %10s %8ld\n",
 	       res->mode->name, threads, batch, rate(res), res->median, ratio,
 	       tlb, res->peak_frames);
 	fflush(stdout);
-	if (!rec)
-		return;
+}
+
+/* The record of one run, a repetition of its configuration. */
+static void record_run(FILE *rec, const char *suite, const struct result *res,
+		       unsigned int threads, unsigned int batch, int reps,
+		       const char *baseline)
+{
+	double pages = res->pages ? res->pages : 1;
+	char name[128];
 
 	snprintf(name, sizeof(name), "%s/threads:%u/batch:%u",
 		 res->mode->name, threads, batch);
 	record_begin(rec, suite, name, res->pages, res->secs, res->cpu);
+	record_num(rec, "repetitions", reps);
+	record_num(rec, "repetition_index", res->round);
 	record_num(rec, "items_per_second", rate(res));
-	record_num(rec, "median_items_per_second", res->median);
-	record_num(rec, "worst_items_per_second", res->worst);
-	record_num(rec, "reps", res->reps);
 	record_str(rec, "mode", res->mode->name);
 	record_num(rec, "threads", threads);
 	record_num(rec, "batch", batch);
@@ -262,9 +276,9 @@ static void report(FILE *rec, const char *suite, const struct result *res,
 		record_num(rec, "steals_per_page", res->st.steals / pages);
 		record_num(rec, "alloc_retries", res->retries);
 	}
-	if (base && rate(base) > 0) {
-		record_str(rec, "baseline", base->mode->name);
-		record_num(rec, "vs_baseline", rate(res) / rate(base));
+	if (baseline && res->vs_base > 0) {
+		record_str(rec, "baseline", baseline);
+		record_num(rec, "vs_baseline", res->vs_base);
 	}
 	record_end(rec);
 }
@@ -288,8 +302,7 @@ static void run_group(FILE *rec, const char *suite,
 	static struct result runs[MAX_LIST][MAX_REPS];
 	struct result best[MAX_LIST];
 	const struct alloc_mode *act[MAX_LIST];
-	const struct result *base = NULL;
-	int n = 0;
+	int n = 0, b = -1;
 
 	for (int m = 0; m < nmodes; m++)
 		if (!modes[m]->pairs || threads % 2 == 0)
@@ -300,6 +313,21 @@ static void run_group(FILE *rec, const char *suite,
 
 			runs[m][r] = run_one(act[m], threads, batch,
 					     seconds / reps);
+			runs[m][r].round = r;
+		}
+	for (int m = 0; m < n; m++)
+		if (baseline && !strcmp(act[m]->name, baseline))
+			b = m;
+	/* Side by side: each run against the baseline's of its round. */
+	for (int m = 0; m < n; m++)
+		for (int r = 0; r < reps; r++) {
+			if (b >= 0 && rate(&runs[b][r]) > 0)
+				runs[m][r].vs_base = rate(&runs[m][r]) /
+						     rate(&runs[b][r]);
+			if (rec)
+				record_run(rec, suite, &runs[m][r], threads,
+					   batch, reps, b >= 0 ? baseline :
+					   NULL);
 		}
 	for (int m = 0; m < n; m++) {
 		qsort(runs[m], reps, sizeof(runs[m][0]), by_rate);
@@ -307,11 +335,9 @@ static void run_group(FILE *rec, const char *suite,
 		best[m].median = rate(&runs[m][reps / 2]);
 		best[m].worst = rate(&runs[m][0]);
 		best[m].reps = reps;
-		if (baseline && !strcmp(act[m]->name, baseline))
-			base = &best[m];
 	}
 	for (int m = 0; m < n; m++)
-		report(rec, suite, &best[m], threads, batch, base);
+		print_row(&best[m], threads, batch, b >= 0 ? &best[b] : NULL);
 }
 
 static const struct alloc_mode *find_mode(const char *name)
@@ -419,7 +445,7 @@ int alloc_main(int argc, char **argv, const char *suite,
 	printf("%s: %.2f s per configuration in %d runs, %ld CPUs; "
 	       "ratio against %s\n", suite, seconds, reps, cpus,
 	       baseline ? baseline : "-");
-	printf("%-13s %7s %6s %12s %12s %9s %10s %8s\n", "mode", "threads",
+	printf("%-14s %7s %6s %12s %12s %9s %10s %8s\n", "mode", "threads",
 	       "batch", "best pages/s", "median", "ratio", "tlb/page", "peak");
 	for (int t = 0; t < nthreads; t++)
 		for (int b = 0; b < nbatches; b++)

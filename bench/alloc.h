@@ -61,6 +61,8 @@ struct alloc_worker {
 	unsigned long pages;	/* pages this thread completed */
 	unsigned long retries;	/* ALLOCs repeated for want of free frames */
 	double end;		/* when it left its loop */
+	double cpu_start;	/* its CPU time when the run began */
+	double cpu;		/* CPU seconds it spent in the run */
 	int err;		/* errno of the first failure */
 	const char *what;	/* and what failed */
 };
@@ -83,8 +85,8 @@ static inline void alloc_touch(char *base, unsigned int n)
 		((volatile char *)base)[i * PAGE] = 1;
 }
 
-extern const struct alloc_mode alloc_exmap_1if, alloc_exmap_2if,
-	alloc_exmap_pool, alloc_exmap_spread;
+extern const struct alloc_mode alloc_exmap_1if, alloc_exmap_1if_zero,
+	alloc_exmap_2if, alloc_exmap_pool, alloc_exmap_spread;
 extern const struct alloc_mode alloc_madvise, alloc_munmap,
 	alloc_uffd_zero, alloc_uffd_copy;
 

@@ -12,8 +12,8 @@
 int main(int argc, char **argv)
 {
 	static const char *const modes[] = {
-		"exmap-1IF", "madvise", "munmap", "uffd-zero", "uffd-copy",
-		NULL,
+		"exmap-1IF", "exmap-1IF-zero", "madvise", "munmap",
+		"uffd-zero", "uffd-copy", NULL,
 	};
 
 	return alloc_main(argc, argv, "alloc", modes, "madvise");

@@ -1,19 +1,24 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 # The buffer-pool benchmark: exmap-demo's B+tree lookups on the exmap
-# backend and on the fallback (anonymous memory, pread, madvise), with the
-# pool larger than the data ("in-memory": after the load every lookup hits)
-# and four to eight times smaller ("out-of-memory": misses, eviction, reads), from 1
-# and 2 threads. The device is a memory-backed null_blk, so the figures are
-# the buffer manager's own cost, not an emulated disk's. Each run loads the
-# keys afresh, runs lookups for the given time and verifies every key.
+# backend and on the fallback (anonymous memory, io_uring reads and writes,
+# madvise), with the pool larger than the data ("in-memory": after the load
+# every lookup hits) and four to eight times smaller ("out-of-memory":
+# misses, eviction, reads), from 1 and 2 threads. The device is a
+# memory-backed null_blk, so the figures are the buffer manager's own cost,
+# not an emulated disk's. Each run loads the keys afresh, runs lookups for
+# the given time and verifies every key.
+# The backends take turns in rounds (EXMAP_BENCH_BUFPOOL_ROUNDS, default 3),
+# each round starting with the other one; the summary gives each backend's
+# minimum, median and maximum and exmap's ratio round by round.
 # usage: bench-bufpool.sh [seconds] [keys] [device]
 # With EXMAP_BENCH_RECORDS=FILE, appends result records (bench/record.h):
-# suite "bufpool", named BACKEND/MEMORY/threads:T.
+# suite "bufpool", named BACKEND/MEMORY/threads:T, one per round.
 secs=${1:-2}
 keys=${2:-500000}
 dev=$3
 threads=${EXMAP_BENCH_BUFPOOL_THREADS:-1 2}
+rounds=${EXMAP_BENCH_BUFPOOL_ROUNDS:-3}
 
 # A memory-backed null_blk device through configfs. Its name differs
 # between kernels (the configfs item's name, or nullbN): take whatever
@@ -45,69 +50,115 @@ data_mb=$(awk -v k="$keys" 'BEGIN { printf "%.1f", k * 32.6e-6 }')
 in_mb=$(awk -v d="$data_mb" 'BEGIN { printf "%d", d + 1 }')
 out_mb=$(awk -v d="$data_mb" 'BEGIN { printf "%g", d / 8 }')
 echo "bench-bufpool: $keys keys (at most $data_mb MB) on $dev, ${secs}s of" \
-	"lookups; pool $in_mb MB (in-memory) or $out_mb MB (out-of-memory)"
+	"lookups; pool $in_mb MB (in-memory) or $out_mb MB (out-of-memory);" \
+	"$rounds rounds"
 
 field() { # summary-line key
 	echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
 }
 
 status=0
-summary=/tmp/bench-bufpool.txt
-: >$summary
+runs=/tmp/bench-bufpool.txt
+: >$runs
 for mem in in-memory out-of-memory; do
 	pool=$in_mb
 	[ $mem = out-of-memory ] && pool=$out_mb
 	for t in $threads; do
-		base=
-		# The fallback first: exmap's record then carries the ratio.
-		for backend in fallback exmap; do
-			echo "=== $backend, $mem, $t threads"
-			exmap-demo -d "$dev" -b $backend -p "$pool" -n "$keys" \
-				-t "$t" -s "$secs" | tee /tmp/bench-bufpool-run.txt
-			line=$(sed -n 's/^summary: //p' /tmp/bench-bufpool-run.txt)
-			ops=$(field "$line" ops_per_s)
-			if [ -z "$ops" ] || [ "$(field "$line" bad)" != 0 ]; then
-				echo "bench-bufpool: $backend $mem $t threads failed" >&2
-				status=1
-				continue
-			fi
-			ratio=
-			[ $backend = exmap ] && [ -n "$base" ] &&
-				ratio=$(awk -v a="$ops" -v b="$base" \
-					'BEGIN { if (b > 0) printf "%.3f", a / b }')
-			[ $backend = fallback ] && base=$ops
-			echo "$backend $mem $t $ops $(field "$line" misses_per_s) ${ratio:--}" >>$summary
-			[ -n "$EXMAP_BENCH_RECORDS" ] || continue
-			# The demo reports no CPU time: cpu_time = real_time.
-			awk -v n="$backend/$mem/threads:$t" -v ops="$ops" \
-				-v s="$(field "$line" run_s)" -v b="$backend" \
-				-v m="$mem" -v t="$t" -v r="$ratio" \
-				-v miss="$(field "$line" misses_per_s)" \
-				-v dmb="$(field "$line" data_mb)" -v pmb="$pool" \
-				-v ev="$(field "$line" evictions)" \
-				-v rmb="$(field "$line" read_mb)" \
-				-v rs="$(field "$line" restarts)" 'BEGIN {
-				if (ops <= 0 || s <= 0)
-					exit
-				printf "suite=bufpool name=%s iterations=%.0f", n, ops * s
-				printf " real_time=%.6g cpu_time=%.6g time_unit=ns", \
-					1e9 / ops, 1e9 / ops
-				printf " items_per_second=%s backend=%s memory=%s", ops, b, m
-				printf " threads=%s misses_per_second=%s data_mb=%s", t, miss, dmb
-				printf " pool_mb=%s evictions=%s read_mb=%s restarts=%s", \
-					pmb, ev, rmb, rs
-				if (r != "")
-					printf " baseline=fallback vs_baseline=%s", r
-				printf "\n"
-			}' >>"$EXMAP_BENCH_RECORDS"
+		for round in $(seq 0 $((rounds - 1))); do
+			order="fallback exmap"
+			[ $((round % 2)) = 1 ] && order="exmap fallback"
+			for backend in $order; do
+				echo "=== $backend, $mem, $t threads, round $round"
+				exmap-demo -d "$dev" -b $backend -p "$pool" \
+					-n "$keys" -t "$t" -s "$secs" |
+					tee /tmp/bench-bufpool-run.txt
+				line=$(sed -n 's/^summary: //p' /tmp/bench-bufpool-run.txt)
+				if [ -z "$(field "$line" ops_per_s)" ] ||
+					[ "$(field "$line" bad)" != 0 ]; then
+					echo "bench-bufpool: $backend $mem $t threads failed" >&2
+					status=1
+					continue
+				fi
+				echo "$backend $mem $t $round $pool $line" >>$runs
+			done
 		done
 	done
 done
 
-echo
-echo "bench-bufpool: lookups/s, exmap against the fallback"
-printf '%-9s %-14s %7s %12s %12s %8s\n' backend memory threads lookups/s misses/s ratio
-while read -r b m t ops miss r; do
-	printf '%-9s %-14s %7s %12s %12s %8s\n' "$b" "$m" "$t" "$ops" "$miss" "$r"
-done <$summary
+# One record per run; each round's exmap run carries its ratio to that
+# round's fallback run. Then the summary.
+awk -v recs="$EXMAP_BENCH_RECORDS" -v nr=$rounds '
+function get(key,   i, kv) {
+	for (i = 6; i <= NF; i++) {
+		split($i, kv, "=")
+		if (kv[1] == key)
+			return kv[2]
+	}
+	return ""
+}
+{
+	k = $2 "/" $3
+	ops[$1, k, $4] = get("ops_per_s")
+	line[NR] = $0
+}
+function sorted(b, k,   n, r, v, i, j, t) {
+	n = 0
+	for (r = 0; r < nr; r++)
+		if ((b, k, r) in ops)
+			v[++n] = ops[b, k, r] + 0
+	for (i = 2; i <= n; i++)
+		for (j = i; j > 1 && v[j - 1] > v[j]; j--) {
+			t = v[j]; v[j] = v[j - 1]; v[j - 1] = t
+		}
+	lo = v[1]; hi = v[n]
+	med = n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+	return n
+}
+END {
+	for (i = 1; i <= NR; i++) {
+		$0 = line[i]
+		b = $1; k = $2 "/" $3; r = $4
+		o = get("ops_per_s"); s = get("run_s"); c = get("cpu_s")
+		if (recs == "" || o <= 0 || s <= 0)
+			continue
+		ratio = ""
+		if (b == "exmap" && ops["fallback", k, r] > 0)
+			ratio = sprintf("%.3f", o / ops["fallback", k, r])
+		n = o * s
+		printf "suite=bufpool name=%s/%s/threads:%s iterations=%.0f", \
+			b, $2, $3, n >>recs
+		printf " real_time=%.6g cpu_time=%.6g time_unit=ns", \
+			s * 1e9 / n, c * 1e9 / n >>recs
+		printf " repetitions=%d repetition_index=%d", nr, r >>recs
+		printf " items_per_second=%s backend=%s memory=%s threads=%s", \
+			o, b, $2, $3 >>recs
+		printf " misses_per_second=%s data_mb=%s pool_mb=%s", \
+			get("misses_per_s"), get("data_mb"), $5 >>recs
+		printf " evictions=%s read_mb=%s restarts=%s", get("evictions"), \
+			get("read_mb"), get("restarts") >>recs
+		if (ratio != "")
+			printf " baseline=fallback vs_baseline=%s", ratio >>recs
+		printf "\n" >>recs
+		cfg[k] = 1
+	}
+	printf "\nbench-bufpool: lookups/s over %d rounds (min / median / max), exmap against the fallback\n", nr
+	printf "%-14s %7s %-27s %-27s %s\n", "memory", "threads", "exmap",
+		"fallback", "exmap/fallback: medians (rounds)"
+	for (i = 1; i <= NR; i++) {
+		$0 = line[i]; k = $2 "/" $3
+		if (shown[k]++)
+			continue
+		if (!sorted("exmap", k)) continue
+		e = sprintf("%.0f / %.0f / %.0f", lo, med, hi); em = med
+		if (!sorted("fallback", k)) continue
+		f = sprintf("%.0f / %.0f / %.0f", lo, med, hi); fm = med
+		rr = ""
+		for (r = 0; r < nr; r++)
+			if (ops["fallback", k, r] > 0 && ops["exmap", k, r] > 0)
+				rr = rr sprintf("%s%.2f", rr == "" ? "" : " ",
+					ops["exmap", k, r] / ops["fallback", k, r])
+		printf "%-14s %7s %-27s %-27s %.2fx (%s)\n", $2, $3, e, f,
+			(fm > 0 ? em / fm : 0), rr
+	}
+}' $runs
 exit $status

@@ -10,6 +10,12 @@
  *                   completions one FREE of those 64 pages
  *   exmap-pread     the one-page shortcut: pread() on the exmap fd; one
  *                   FREE per 64 pages
+ *   uring-D         the baseline for exmap's I/O: plain io_uring, D reads
+ *                   (O_DIRECT) in flight into random frames of a
+ *                   faulted-in anonymous pool as large as exmap's (4096
+ *                   frames), registered as a fixed buffer, the device a
+ *                   fixed file: the best a buffer manager without exmap
+ *                   does with one thread
  *   pread           pread(O_DIRECT) into one warm 4 KiB buffer: the device
  *                   and the system call alone
  *   pread-pool      pread(O_DIRECT) into a random frame of a faulted-in
@@ -17,7 +23,8 @@
  *                   buffer manager that reads into its own frames
  *   pread-madvise   pread(O_DIRECT) into fresh anonymous pages, one
  *                   madvise(MADV_DONTNEED) per 64 (memory handed back to
- *                   Linux, the plain Linux way)
+ *                   Linux, the plain Linux way): a miss and a later
+ *                   eviction, as exmap's READ and FREE are
  *
  * usage: bench-read [-s seconds] [-r rounds] [-f pages] [-m mode]... DEVICE
  * -f: pages per FREE (and per madvise) instead of 64, up to 512.
@@ -25,8 +32,9 @@
  * that many rounds, each keeping its area, ring and buffers from one round
  * to the next, so that a slow stretch of an emulated machine falls on all
  * of them alike.
- * Prints one line per mode: name, reads/s, reads, seconds, CPU seconds.
- * bench-read.sh adds fio.
+ * Prints one line per mode and round ("round MODE K reads seconds
+ * cpu_seconds"), then one per mode over all rounds: name, reads/s, reads,
+ * seconds, CPU seconds. bench-read.sh adds fio.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -39,6 +47,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -151,6 +160,7 @@ struct mode {
 	int store;
 	char *buf;
 	size_t buf_pages;
+	bool uring_plain;	/* uring-D: reads into buf through the ring */
 	struct exmap_bench b;	/* exmap modes */
 	struct io_uring ring;
 	struct exmap_iov evict[EXMAP_VEC_MAX];
@@ -240,8 +250,10 @@ static int run_exmap_uring(struct mode *m, double secs, struct meas *r)
 				.page = random_page(), .len = 1,
 			};
 
-			io_uring_prep_rw(IORING_OP_URING_CMD, sqe, m->b.fd,
-					 NULL, 0, 0);
+			/* The exmap fd is the ring's registered file 0. */
+			io_uring_prep_rw(IORING_OP_URING_CMD, sqe, 0, NULL, 0,
+					 0);
+			sqe->flags |= IOSQE_FIXED_FILE;
 			sqe->cmd_op = EXMAP_OP_READ;
 			memcpy(sqe->cmd, &cmd, sizeof(cmd));
 			io_uring_sqe_set_data64(sqe, cmd.page);
@@ -265,6 +277,47 @@ static int run_exmap_uring(struct mode *m, double secs, struct meas *r)
 	}
 	t = now();
 	r->secs = t - t0;
+	return 0;
+}
+
+/*
+ * Plain io_uring, @depth reads in flight into random frames of the pool
+ * (a registered buffer) from the device (a registered file).
+ */
+static int run_uring(struct mode *m, double secs, struct meas *r)
+{
+	unsigned int inflight = 0, depth = m->param;
+	double t0 = now();
+	int stop = 0;
+
+	while (!stop || inflight) {
+		struct io_uring_cqe *cqe;
+
+		while (!stop && inflight < depth) {
+			struct io_uring_sqe *sqe = io_uring_get_sqe(&m->ring);
+			size_t frame = random_page() % m->buf_pages;
+
+			io_uring_prep_read_fixed(sqe, 0, m->buf + frame * PAGE,
+						 PAGE, (off_t)random_page() *
+						 PAGE, 0);
+			sqe->flags |= IOSQE_FIXED_FILE;
+			inflight++;
+		}
+		if (io_uring_submit_and_wait(&m->ring, 1) < 0)
+			die("io_uring_submit_and_wait");
+		while (io_uring_peek_cqe(&m->ring, &cqe) == 0) {
+			if (cqe->res != (int)PAGE) {
+				fprintf(stderr, "uring res %d\n", cqe->res);
+				return -1;
+			}
+			inflight--;
+			r->reads++;
+			io_uring_cqe_seen(&m->ring, cqe);
+		}
+		if (!stop)
+			stop = now() - t0 >= secs;
+	}
+	r->secs = now() - t0;
 	return 0;
 }
 
@@ -304,6 +357,30 @@ static int run_pread(struct mode *m, double secs, struct meas *r)
 	return 0;
 }
 
+/* The device and the buffer of a mode that reads into anonymous memory. */
+static bool pread_open(struct mode *m, const char *dev)
+{
+	struct iovec pool;
+
+	m->buf_pages = m->target == PREAD_POOL ? POOL_FRAMES : free_batch;
+	m->store = open(dev, O_RDONLY | O_DIRECT);
+	if (m->store < 0)
+		die("open device");
+	m->buf = mmap(NULL, m->buf_pages * PAGE, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (m->buf == MAP_FAILED)
+		die("mmap");
+	if (!m->uring_plain)
+		return true;
+	pool = (struct iovec){ .iov_base = m->buf,
+			       .iov_len = m->buf_pages * PAGE };
+	if (io_uring_queue_init(m->param * 2, &m->ring, 0) ||
+	    io_uring_register_buffers(&m->ring, &pool, 1) ||
+	    io_uring_register_files(&m->ring, &m->store, 1))
+		die("io_uring setup");
+	return true;
+}
+
 /* Sets @m up for mode @name on @dev; false if there is no such mode. */
 static bool mode_open(struct mode *m, const char *name, const char *dev)
 {
@@ -323,6 +400,14 @@ static bool mode_open(struct mode *m, const char *name, const char *dev)
 		m->run = run_exmap_uring;
 	} else if (!strcmp(name, "exmap-pread")) {
 		m->run = run_exmap_pread;
+	} else if (!strncmp(name, "uring-", 6)) {
+		m->param = atoi(name + 6);
+		if (m->param < 1 || m->param > MAX_BATCH)
+			return false;
+		m->run = run_uring;
+		m->uring_plain = true;
+		m->target = PREAD_POOL;
+		return pread_open(m, dev);
 	} else if (!strcmp(name, "pread") || !strcmp(name, "pread-madvise") ||
 		   !strcmp(name, "pread-pool")) {
 		m->run = run_pread;
@@ -330,31 +415,23 @@ static bool mode_open(struct mode *m, const char *name, const char *dev)
 			m->target = PREAD_FRESH;
 		else if (!strcmp(name, "pread-pool"))
 			m->target = PREAD_POOL;
-		m->buf_pages = m->target == PREAD_POOL ? POOL_FRAMES :
-			       free_batch;
-		m->store = open(dev, O_RDONLY | O_DIRECT);
-		if (m->store < 0)
-			die("open device");
-		m->buf = mmap(NULL, m->buf_pages * PAGE,
-			      PROT_READ | PROT_WRITE,
-			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1,
-			      0);
-		if (m->buf == MAP_FAILED)
-			die("mmap");
-		return true;
+		return pread_open(m, dev);
 	} else {
 		return false;
 	}
 	exmap_open(&m->b, dev);
 	if (m->run == run_exmap_uring &&
-	    io_uring_queue_init(m->param * 2, &m->ring, 0))
-		die("io_uring_queue_init");
+	    (io_uring_queue_init(m->param * 2, &m->ring, 0) ||
+	     io_uring_register_files(&m->ring, &m->b.fd, 1)))
+		die("io_uring setup");
 	return true;
 }
 
 static void mode_close(struct mode *m)
 {
 	if (m->buf) {
+		if (m->uring_plain)
+			io_uring_queue_exit(&m->ring);
 		munmap(m->buf, m->buf_pages * PAGE);
 		close(m->store);
 		return;
@@ -367,9 +444,10 @@ static void mode_close(struct mode *m)
 int main(int argc, char **argv)
 {
 	static const char *const all[] = {
-		"exmap-read-1", "exmap-read-16", "exmap-read-64",
+		"exmap-read-1", "exmap-read-8", "exmap-read-64",
 		"exmap-pread", "exmap-uring-1", "exmap-uring-8",
-		"exmap-uring-32", "exmap-uring-64", "pread", "pread-pool",
+		"exmap-uring-32", "exmap-uring-64", "uring-1", "uring-8",
+		"uring-32", "uring-64", "pread", "pread-pool",
 		"pread-madvise",
 	};
 	static struct mode modes[MAX_MODES];
@@ -427,7 +505,10 @@ int main(int argc, char **argv)
 
 			if (m->run(m, seconds / rounds, &r))
 				return 1;
-			m->cpu += cpu_now() - cpu;
+			cpu = cpu_now() - cpu;
+			printf("round %s %d %lu %.6f %.6f\n", m->name, k,
+			       r.reads, r.secs, cpu);
+			m->cpu += cpu;
 			m->total.reads += r.reads;
 			m->total.secs += r.secs;
 		}

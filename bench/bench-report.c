@@ -10,6 +10,13 @@
  * Input lines: "context key=value ..." describes the machine; a line that
  * starts with "suite=" is one result; anything else is ignored, so a whole
  * console log can be fed in. A value may be "double quoted" to hold spaces.
+ *
+ * Results of one name with repetitions=N (N > 1) are N runs of the same
+ * configuration, each with its repetition_index; they are written as they
+ * are, followed by their aggregates (mean, median, stddev, min, max of
+ * every number, each taken on its own, as Google Benchmark does), so that
+ * compare.py can test the difference. cpu_time is written only where a
+ * record has one: it is left out where it was not measured.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -21,54 +28,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_KEYS	48
+#include "report.h"
+
 #define MAX_SUITES	16
-
-struct kv {
-	char *key;
-	char *val;
-};
-
-struct rec {
-	struct kv kv[MAX_KEYS];
-	int n;
-};
-
-struct recs {
-	struct rec *v;
-	size_t n, cap;
-};
 
 static struct rec context;
 static struct recs results;
-
-static void oom(void)
-{
-	fputs("bench-report: out of memory\n", stderr);
-	exit(1);
-}
-
-static const char *get(const struct rec *r, const char *key)
-{
-	for (int i = 0; i < r->n; i++)
-		if (!strcmp(r->kv[i].key, key))
-			return r->kv[i].val;
-	return NULL;
-}
-
-/* A finite number written in full: JSON can hold it as is. */
-static bool is_number(const char *s)
-{
-	char *end;
-	double d;
-
-	if (!*s)
-		return false;
-	errno = 0;
-	d = strtod(s, &end);
-	return !*end && !errno && isfinite(d) && strspn(s, "0123456789+-.eE") ==
-	       strlen(s);
-}
 
 /* Splits "k=v k2="v 2"" in place into @r. Returns false on a bad line. */
 static bool parse(char *p, struct rec *r)
@@ -99,7 +64,7 @@ static bool parse(char *p, struct rec *r)
 		r->kv[r->n].key = strdup(key);
 		r->kv[r->n].val = strdup(val);
 		if (!r->kv[r->n].key || !r->kv[r->n].val)
-			oom();
+			report_oom();
 		r->n++;
 	}
 }
@@ -136,18 +101,10 @@ static void read_input(FILE *f, const char *what)
 		}
 		if (strncmp(line, "suite=", 6))
 			continue;
-		if (!parse(line, &r) || !get(&r, "name") ||
-		    !get(&r, "iterations") || !get(&r, "real_time") ||
-		    !get(&r, "cpu_time"))
+		if (!parse(line, &r) || !rec_get(&r, "name") ||
+		    !rec_get(&r, "iterations") || !rec_get(&r, "real_time"))
 			goto bad;
-		if (results.n == results.cap) {
-			results.cap = results.cap ? 2 * results.cap : 64;
-			results.v = realloc(results.v,
-					    results.cap * sizeof(*results.v));
-			if (!results.v)
-				oom();
-		}
-		results.v[results.n++] = r;
+		recs_add(&results, &r);
 		continue;
 bad:
 		fprintf(stderr, "bench-report: %s:%lu: bad record, skipped\n",
@@ -187,6 +144,7 @@ static bool is_fixed(const char *k)
 		"suite", "name", "run_name", "run_type", "iterations",
 		"real_time", "cpu_time", "time_unit", "threads",
 		"items_per_second", "bytes_per_second", "label",
+		"repetitions", "repetition_index", "aggregate_name",
 	};
 
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
@@ -201,6 +159,46 @@ static size_t family_len(const char *name)
 	return strcspn(name, "/");
 }
 
+/* "L1 Data 49152 2 ..." as Google Benchmark's list of cache objects. */
+static void json_caches(FILE *f, const char *v)
+{
+	char type[32];
+	int level, used, first = 1;
+	long size, sharing;
+
+	fputc('[', f);
+	while (sscanf(v, " %d %31s %ld %ld%n", &level, type, &size, &sharing,
+		      &used) == 4) {
+		fprintf(f, "%s\n      { \"type\": ", first ? "" : ",");
+		json_string(f, type);
+		fprintf(f, ", \"level\": %d, \"size\": %ld, "
+			"\"num_sharing\": %ld }", level, size, sharing);
+		first = 0;
+		v += used;
+	}
+	fputs(first ? "]" : "\n    ]", f);
+}
+
+/* "0.52 0.58 0.59" as a list of numbers. */
+static void json_numbers(FILE *f, const char *v)
+{
+	double d;
+	int used, first = 1;
+
+	fputc('[', f);
+	while (sscanf(v, " %lf%n", &d, &used) == 1) {
+		fprintf(f, "%s%g", first ? "" : ", ", d);
+		first = 0;
+		v += used;
+	}
+	fputc(']', f);
+}
+
+/*
+ * The machine as the records' context lines describe it: what was read
+ * from it (run-all.sh), nothing assumed. Keys Google Benchmark knows get
+ * its types (caches, load_avg, cpu_scaling_enabled); the rest follow.
+ */
 static void write_context(FILE *f, const char *suite)
 {
 	char host[256] = "unknown", date[64];
@@ -210,86 +208,111 @@ static void write_context(FILE *f, const char *suite)
 	gethostname(host, sizeof(host) - 1);
 	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S%z", localtime(&t));
 	fputs("{\n  \"context\": {\n    \"date\": ", f);
-	json_string(f, (v = get(&context, "date")) ? v : date);
+	json_string(f, (v = rec_get(&context, "date")) ? v : date);
 	fputs(",\n    \"host_name\": ", f);
-	json_string(f, (v = get(&context, "host_name")) ? v : host);
-	fprintf(f, ",\n    \"executable\": \"exmap bench suite %s\",\n", suite);
-	v = get(&context, "num_cpus");
-	fprintf(f, "    \"num_cpus\": %s,\n", v && is_number(v) ? v : "0");
-	fputs("    \"mhz_per_cpu\": 0,\n    \"cpu_scaling_enabled\": false,\n"
-	      "    \"caches\": [],\n    \"load_avg\": [],\n"
-	      "    \"library_build_type\": \"release\",\n"
-	      "    \"json_schema_version\": 1", f);
+	json_string(f, (v = rec_get(&context, "host_name")) ? v : host);
+	fprintf(f, ",\n    \"executable\": \"exmap bench suite %s\"", suite);
+	fputs(",\n    \"json_schema_version\": 1", f);
 	for (int i = 0; i < context.n; i++) {
 		const char *k = context.kv[i].key;
 
-		if (!strcmp(k, "date") || !strcmp(k, "host_name") ||
-		    !strcmp(k, "num_cpus"))
+		v = context.kv[i].val;
+		if (!strcmp(k, "date") || !strcmp(k, "host_name"))
 			continue;	/* shown above */
 		fputs(",\n    ", f);
 		json_string(f, k);
 		fputs(": ", f);
-		json_value(f, context.kv[i].val);
+		if (!strcmp(k, "caches"))
+			json_caches(f, v);
+		else if (!strcmp(k, "load_avg"))
+			json_numbers(f, v);
+		else if (!strcmp(v, "true") || !strcmp(v, "false"))
+			fputs(v, f);
+		else
+			json_value(f, v);
 	}
 	fputs("\n  },\n", f);
 }
 
+static void json_field(FILE *f, const char *key, const char *v, bool raw)
+{
+	fputs(",\n      ", f);
+	json_string(f, key);
+	fputs(": ", f);
+	if (raw)
+		fputs(v, f);
+	else
+		json_value(f, v);
+}
+
 static void write_json(FILE *f, const char *suite)
 {
-	const char *families[256];
-	int nfam = 0, per_family[256] = { 0 };
+	const char *families[256], *instances[1024];
+	int nfam = 0, ninst = 0, per_family[256] = { 0 }, inst_of[1024];
+	struct recs rows = { 0 };
 	bool first = true;
 
+	report_rows(&results, suite, &rows);
 	write_context(f, suite);
 	fputs("  \"benchmarks\": [", f);
-	for (size_t i = 0; i < results.n; i++) {
-		const struct rec *r = &results.v[i];
-		const char *name = get(r, "name"), *v;
-		int fam;
+	for (size_t i = 0; i < rows.n; i++) {
+		const struct rec *r = &rows.v[i];
+		const char *run = rec_get(r, "run_name"), *v;
+		bool agg = !strcmp(rec_get(r, "run_type"), "aggregate");
+		int fam, in;
 
-		if (strcmp(get(r, "suite"), suite))
-			continue;
 		for (fam = 0; fam < nfam; fam++)
-			if (family_len(families[fam]) == family_len(name) &&
-			    !strncmp(families[fam], name, family_len(name)))
+			if (family_len(families[fam]) == family_len(run) &&
+			    !strncmp(families[fam], run, family_len(run)))
 				break;
-		if (fam == nfam && nfam < 256)
-			families[nfam++] = name;
+		if (fam == nfam && nfam < 255)
+			families[nfam++] = run;
+		/* One instance per configuration, shared by its repetitions. */
+		for (in = 0; in < ninst && strcmp(instances[in], run); in++)
+			;
+		if (in == ninst && ninst < 1023) {
+			instances[ninst] = run;
+			inst_of[ninst++] = per_family[fam]++;
+		}
 		fputs(first ? "\n    {\n" : ",\n    {\n", f);
 		first = false;
 		fputs("      \"name\": ", f);
-		json_string(f, name);
-		fprintf(f, ",\n      \"family_index\": %d,\n"
-			"      \"per_family_instance_index\": %d,\n"
-			"      \"run_name\": ", fam, per_family[fam]++);
-		json_string(f, (v = get(r, "run_name")) ? v : name);
-		fputs(",\n      \"run_type\": \"iteration\",\n"
-		      "      \"repetitions\": 1,\n"
-		      "      \"repetition_index\": 0,\n", f);
-		fprintf(f, "      \"threads\": %s,\n",
-			(v = get(r, "threads")) && is_number(v) ? v : "1");
-		fprintf(f, "      \"iterations\": %s,\n", get(r, "iterations"));
-		fprintf(f, "      \"real_time\": %s,\n", get(r, "real_time"));
-		fprintf(f, "      \"cpu_time\": %s,\n", get(r, "cpu_time"));
-		fputs("      \"time_unit\": ", f);
-		json_string(f, (v = get(r, "time_unit")) ? v : "ns");
-		if ((v = get(r, "items_per_second")))
-			fprintf(f, ",\n      \"items_per_second\": %s", v);
-		if ((v = get(r, "label"))) {
-			fputs(",\n      \"label\": ", f);
-			json_string(f, v);
+		json_string(f, rec_get(r, "name"));
+		fprintf(f, ",\n      \"family_index\": %d", fam);
+		fprintf(f, ",\n      \"per_family_instance_index\": %d",
+			inst_of[in]);
+		json_field(f, "run_name", run, false);
+		json_field(f, "run_type", rec_get(r, "run_type"), false);
+		json_field(f, "repetitions", rec_get(r, "repetitions"), true);
+		if (!agg)
+			json_field(f, "repetition_index",
+				   rec_get(r, "repetition_index"), true);
+		v = rec_get(r, "threads");
+		json_field(f, "threads", v && is_number(v) ? v : "1", true);
+		if (agg) {
+			json_field(f, "aggregate_name",
+				   rec_get(r, "aggregate_name"), false);
+			json_field(f, "aggregate_unit", "time", false);
 		}
-		for (int k = 0; k < r->n; k++) {
-			if (is_fixed(r->kv[k].key))
-				continue;
-			fputs(",\n      ", f);
-			json_string(f, r->kv[k].key);
-			fputs(": ", f);
-			json_value(f, r->kv[k].val);
-		}
+		json_field(f, "iterations", rec_get(r, "iterations"), true);
+		json_field(f, "real_time", rec_get(r, "real_time"), true);
+		/* Left out where it was not measured. */
+		if ((v = rec_get(r, "cpu_time")))
+			json_field(f, "cpu_time", v, true);
+		v = rec_get(r, "time_unit");
+		json_field(f, "time_unit", v ? v : "ns", false);
+		if ((v = rec_get(r, "items_per_second")))
+			json_field(f, "items_per_second", v, true);
+		if ((v = rec_get(r, "label")))
+			json_field(f, "label", v, false);
+		for (int k = 0; k < r->n; k++)
+			if (!is_fixed(r->kv[k].key))
+				json_field(f, r->kv[k].key, r->kv[k].val,
+					   false);
 		fputs("\n    }", f);
 	}
 	fputs("\n  ]\n}\n", f);
+	free(rows.v);
 }
 
 static void csv_field(FILE *f, const char *v)
@@ -302,7 +325,10 @@ static void csv_field(FILE *f, const char *v)
 		fprintf(f, "\"%s\"", v);
 }
 
-/* Google Benchmark's CSV columns, then the suite's own in first-seen order. */
+/*
+ * Google Benchmark's CSV columns, then the suite's own in first-seen order;
+ * a row per repetition and per aggregate (named NAME_mean and so on).
+ */
 static void write_csv(FILE *f, const char *suite)
 {
 	static const char *const head[] = {
@@ -312,20 +338,21 @@ static void write_csv(FILE *f, const char *suite)
 	};
 	const size_t nhead = sizeof(head) / sizeof(head[0]);
 	const char *cols[MAX_KEYS * 4];
+	struct recs rows = { 0 };
 	size_t ncols = 0;
 
+	report_rows(&results, suite, &rows);
 	for (size_t i = 0; i < nhead; i++)
 		cols[ncols++] = head[i];
-	for (size_t i = 0; i < results.n; i++) {
-		const struct rec *r = &results.v[i];
+	for (size_t i = 0; i < rows.n; i++) {
+		const struct rec *r = &rows.v[i];
 
-		if (strcmp(get(r, "suite"), suite))
-			continue;
 		for (int k = 0; k < r->n; k++) {
 			const char *key = r->kv[k].key;
 			size_t c;
 
-			if (!strcmp(key, "suite"))
+			if (!strcmp(key, "suite") || !strcmp(key, "run_name") ||
+			    !strcmp(key, "run_type"))
 				continue;
 			for (c = 0; c < ncols && strcmp(cols[c], key); c++)
 				;
@@ -336,18 +363,15 @@ static void write_csv(FILE *f, const char *suite)
 	for (size_t c = 0; c < ncols; c++)
 		fprintf(f, "%s%s", c ? "," : "", cols[c]);
 	fputc('\n', f);
-	for (size_t i = 0; i < results.n; i++) {
-		const struct rec *r = &results.v[i];
-
-		if (strcmp(get(r, "suite"), suite))
-			continue;
+	for (size_t i = 0; i < rows.n; i++) {
 		for (size_t c = 0; c < ncols; c++) {
 			if (c)
 				fputc(',', f);
-			csv_field(f, get(r, cols[c]));
+			csv_field(f, rec_get(&rows.v[i], cols[c]));
 		}
 		fputc('\n', f);
 	}
+	free(rows.v);
 }
 
 static void write_file(const char *dir, const char *suite, const char *ext,
@@ -394,7 +418,7 @@ int main(int argc, char **argv)
 		fclose(f);
 	}
 	for (size_t i = 0; i < results.n; i++) {
-		const char *s = get(&results.v[i], "suite");
+		const char *s = rec_get(&results.v[i], "suite");
 		int j;
 
 		for (j = 0; j < nsuites && strcmp(suites[j], s); j++)

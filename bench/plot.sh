@@ -24,10 +24,13 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 # sel CSV CONDITION OUTPUT: rows of CSV where the awk CONDITION holds,
-# printing OUTPUT; both see the row's fields as v["column name"].
+# printing OUTPUT; both see the row's fields as v["column name"]. One row
+# per configuration: the median of its repetitions, or its only run.
 sel() {
 	awk -F, "NR == 1 { for (i = 1; i <= NF; i++) h[\$i] = i; next }
-		{ for (k in h) { x = \$h[k]; gsub(/\"/, \"\", x); v[k] = x } }
+		{ delete v; for (k in h) { x = \$h[k]; gsub(/\"/, \"\", x); v[k] = x } }
+		v[\"aggregate_name\"] != \"median\" &&
+		    (v[\"aggregate_name\"] != \"\" || v[\"repetitions\"] > 1) { next }
 		$2 { print $3 }" "$1"
 }
 
@@ -35,6 +38,7 @@ sel() {
 style() {
 	case $1 in
 	exmap-1IF) echo 'lc rgb "#1f4e9c" lw 3 pt 7 ps 1.3' ;;
+	exmap-1IF-zero) echo 'lc rgb "#1f4e9c" lw 2 dt 2 pt 6 ps 1.3' ;;
 	exmap-2IF) echo 'lc rgb "#4a90d9" lw 2 pt 5 ps 1.3' ;;
 	exmap-pool) echo 'lc rgb "#2cb5c0" lw 2 pt 9 ps 1.5' ;;
 	exmap-spread) echo 'lc rgb "#2c7f7f" lw 2 pt 13 ps 1.3' ;;
@@ -100,7 +104,8 @@ EOF
 	# exmap-1IF over each baseline, solid for 1 thread, dashed for the most.
 	clause='' sep=''
 	for m in $(modes_of "$csv"); do
-		[ "$m" = exmap-1IF ] && continue
+		# Against the Linux modes only.
+		case $m in exmap-*) continue ;; esac
 		for t in 1 "$tmax"; do
 			f=$tmp/speedup-$m-$t.dat
 			join <(sel "$csv" "v[\"mode\"] == \"exmap-1IF\" && v[\"threads\"] == $t" \

@@ -49,12 +49,38 @@ if [ ! -c /dev/exmap ]; then
 fi
 
 mkdir -p "$(dirname "$rec")" && : >"$rec" || exit 1
-model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
-mem=$(awk '/^MemTotal:/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)
-machine=${EXMAP_BENCH_MACHINE:-native}
-echo "context num_cpus=$(nproc) kernel=$(uname -r) mem_gib=$mem" \
-	"cpu=\"$model\" machine=\"$machine\"" \
-	"date=$(date +%Y-%m-%dT%H:%M:%S%z) host_name=$(hostname)" >>"$rec"
+
+# The machine, as far as it can be read from it; what cannot is left out.
+# caches: "LEVEL TYPE BYTES CPUS_SHARING ..." of CPU 0's caches.
+caches() {
+	for c in /sys/devices/system/cpu/cpu0/cache/index*; do
+		[ -r "$c/size" ] || continue
+		size=$(sed 's/K$/*1024/;s/M$/*1048576/' "$c/size")
+		sharing=$(tr ',' '\n' <"$c/shared_cpu_list" | awk -F- \
+			'{ n += NF > 1 ? $2 - $1 + 1 : 1 } END { print n }')
+		printf '%s %s %s %s ' "$(cat "$c/level")" "$(cat "$c/type")" \
+			"$((size))" "$sharing"
+	done
+}
+context() {
+	model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
+	mhz=$(sed -n 's/^cpu MHz[[:space:]]*: //p' /proc/cpuinfo | head -n1)
+	mem=$(awk '/^MemTotal:/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)
+	gov=/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor
+	printf 'context num_cpus=%s kernel=%s mem_gib=%s cpu="%s"' "$(nproc)" \
+		"$(uname -r)" "$mem" "$model"
+	[ -n "$mhz" ] && printf ' mhz_per_cpu=%.0f' "$mhz"
+	if [ -r $gov ]; then
+		[ "$(cat $gov)" = performance ] && printf ' cpu_scaling_enabled=false' ||
+			printf ' cpu_scaling_enabled=true'
+	fi
+	printf ' caches="%s" load_avg="%s"' "$(caches)" \
+		"$(cut -d' ' -f1-3 /proc/loadavg)"
+	printf ' machine="%s" date=%s host_name=%s\n' \
+		"${EXMAP_BENCH_MACHINE:-native}" "$(date +%Y-%m-%dT%H:%M:%S%z)" \
+		"$(hostname)"
+}
+context >>"$rec"
 
 status=0
 start=$(date +%s)

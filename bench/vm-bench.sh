@@ -1,8 +1,11 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # `make bench`, the host side: boots one QEMU guest (tools/vm/run.sh) that
-# runs bench/run-all.sh, takes the result records back, and writes
-# build/bench/SUITE.json and .csv and the figures in docs/figures/.
+# runs bench/run-all.sh, takes the result records back, and writes them
+# with SUITE.json and .csv and the console log into a dated results folder,
+# build/bench/results/YYYY-MM-DD-HHMMSS/ (build/bench/latest points to the
+# newest), and the figures into docs/figures/. To keep a run's evidence
+# with the docs that quote it, copy its folder to docs/results/.
 #
 # The guest hands the records back on a second virtio disk (/dev/vdb),
 # written raw between marker lines: unlike the console, nothing else
@@ -14,7 +17,8 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
-out=build/bench
+stamp=$(date +%Y-%m-%d-%H%M%S)
+out=build/bench/results/$stamp
 bindir=build/bench-bin
 figdir=${EXMAP_BENCH_FIGDIR:-docs/figures}
 start=$(date +%s)
@@ -46,9 +50,12 @@ if ! grep -q '^suite=' "$out/records.txt"; then
 	echo "vm-bench: no results came back (see build/vm/console.log)" >&2
 	exit 1
 fi
+rm -f "$out/results.img"
+cp build/vm/console.log "$out/console.log"
+ln -sfn "results/$stamp" build/bench/latest
 build/bin/bench-report "$out" "$out/records.txt"
 mkdir -p "$figdir"
 bench/plot.sh "$out" "$figdir"
-echo "vm-bench: $(grep -c '^suite=' "$out/records.txt") results;" \
+echo "vm-bench: $(grep -c '^suite=' "$out/records.txt") results in $out;" \
 	"make bench took $(($(date +%s) - start)) s"
 exit "$status"

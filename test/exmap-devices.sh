@@ -8,6 +8,8 @@
 #   EXMAP_TEST_DIR     a directory on a file system with O_DIRECT (ext2 on
 #                      the second virtio disk, else on a second RAM disk)
 #   EXMAP_TEST_BADDEV  a null_blk device whose first 8 pages fail to read
+#   EXMAP_TEST_SLOWDEV a null_blk device that completes every request
+#                      after 300 ms: I/O certain to be in flight for a while
 
 if [ -b /dev/vda ]; then
 	EXMAP_TEST_BLKDEV=/dev/vda
@@ -43,4 +45,16 @@ if modprobe -q null_blk nr_devices=0 2>/dev/null &&
 		[ -b "$dev" ] && export EXMAP_TEST_BADDEV=$dev && break
 	done
 fi
-echo "devices: blk=${EXMAP_TEST_BLKDEV:-none} dir=${EXMAP_TEST_DIR:-none} bad=${EXMAP_TEST_BADDEV:-none}"
+# null_blk completing on a timer (irqmode 2), 300 ms after submission.
+nb=/sys/kernel/config/nullb/exmapslow
+if [ -d /sys/kernel/config/nullb ] && mkdir -p $nb 2>/dev/null; then
+	echo 16 >$nb/size
+	echo 2 >$nb/irqmode
+	echo 300000000 >$nb/completion_nsec
+	echo 1 >$nb/power
+	for dev in /dev/exmapslow "/dev/nullb$(cat $nb/index 2>/dev/null)"; do
+		[ -b "$dev" ] && export EXMAP_TEST_SLOWDEV=$dev && break
+	done
+fi
+echo "devices: blk=${EXMAP_TEST_BLKDEV:-none} dir=${EXMAP_TEST_DIR:-none}" \
+	"bad=${EXMAP_TEST_BADDEV:-none} slow=${EXMAP_TEST_SLOWDEV:-none}"

@@ -66,6 +66,7 @@ int main(void)
 	struct exmap_stats st;
 	struct exmap_iov *vec;
 	char *area;
+	long held = t_frames_held();
 	int fd, ret;
 
 	fd = t_open();
@@ -73,7 +74,7 @@ int main(void)
 		printf("open /dev/exmap: %s: skipped\n", strerror(-fd));
 		return T_EXIT_SKIP;
 	}
-	step(1, "open /dev/exmap");
+	step(held >= 0, "open /dev/exmap, read the frames all contexts hold");
 
 	ret = t_setup(fd, POOL_FRAMES, 2);
 	step(ret == 0, "SETUP: pool of 1024 frames, 2 interfaces");
@@ -145,10 +146,13 @@ int main(void)
 	step(ret == 0 && st.frames_taken == (uint64_t)total,
 	     "ALLOC after FREE reuses the pool's frames");
 
-	munmap(vec, EXMAP_INTERFACE_SIZE);
-	munmap(area, AREA_PAGES * T_PAGE);
-	close(fd);
-	step(1, "unmap and close");
+	step(t_frames_held() == held + total,
+	     "the module holds 64 more frames than before the test");
+	ret = munmap(vec, EXMAP_INTERFACE_SIZE) | munmap(area,
+							  AREA_PAGES * T_PAGE);
+	ret |= close(fd);
+	step(ret == 0 && t_frames_held() == held,
+	     "unmap and close: every frame goes back");
 
 	printf("test-exmap: %s\n", failures ? "FAILED" : "all steps passed");
 	return failures ? T_EXIT_FAIL : T_EXIT_PASS;

@@ -1,7 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Description: a fuzzer. For a bounded time (EXMAP_FUZZ_SECONDS, default
- * 60) it runs one "session" process after another. Each session sets up one
+ * 60) it runs one "session" process after another, chaos and oracle
+ * sessions in turn.
+ *
+ * An oracle session (test/fuzz-oracle.c) keeps a shadow model of every
+ * page and checks every call against it: a mapped page holds the pattern
+ * last written to it, an unmapped page faults, READ returns the backing
+ * store's bytes, WRITE then READ round-trips, STATS equals the model.
+ *
+ * A chaos session sets up one
  * or two contexts with random, sometimes invalid, parameters and backing
  * stores, then several threads throw random and adversarial calls at them:
  * every opcode with random vectors, lengths and flags, the pread/pwrite and
@@ -11,10 +19,11 @@
  * fd for /dev/null. A session ends by cleaning up and checking its counters,
  * by exiting from inside a worker, or by being SIGKILLed from outside.
  *
- * The oracle: every call returns a documented value (results in range,
- * errno from the documented set), a context whose area is gone holds no
- * frames in use, and after each session the frames all contexts hold
- * return to where they started. The runner checks the kernel log.
+ * What a chaos session checks: every call returns a documented value
+ * (results in range, errno from the documented set), a context whose area
+ * is gone holds no frames in use; no data, which the chaos makes
+ * unknowable. After every session of either kind the frames all contexts
+ * hold return to where they started. The runner checks the kernel log.
  *
  * EXMAP_FUZZ_SEED makes a run repeatable as far as scheduling allows;
  * the seed is printed at the start.
@@ -41,6 +50,7 @@
 #include <cmocka.h>
 #include <liburing.h>
 
+#include "../fuzz-oracle.h"
 #include "../helpers.h"
 
 #define MAX_CTX		2
@@ -56,6 +66,7 @@ struct tally {
 	atomic_ulong ran[EXMAP_OP_MAX];	/* ACTIONs that ran, by opcode */
 	atomic_ulong refused;		/* ACTIONs refused as a whole */
 	atomic_ulong pages;		/* pages the ACTIONs that ran changed */
+	struct oracle_tally oracle;
 	atomic_int failed;
 	char why[256];
 };
@@ -89,6 +100,9 @@ struct session {
 	int exit_from_worker;	/* a worker calls _exit at this op count */
 	int null_fd;
 };
+
+static void problem(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
 
 static void problem(const char *fmt, ...)
 {
@@ -770,6 +784,11 @@ static void test_fuzz(void **state)
 		assert_true(pid >= 0);
 		if (pid == 0) {
 			setpgid(0, 0);
+			if (atomic_load(&tally->sessions) % 2)
+				oracle_session(sseed ? sseed : 1, ms,
+					       getenv("EXMAP_TEST_DIR"),
+					       &tally->oracle, &tally->ops,
+					       problem);
 			run_session(sseed ? sseed : 1, ms);
 		}
 		setpgid(pid, pid);
@@ -803,6 +822,12 @@ static void test_fuzz(void **state)
 	       atomic_load(&tally->ran[EXMAP_OP_READ]),
 	       atomic_load(&tally->ran[EXMAP_OP_WRITE]),
 	       atomic_load(&tally->refused), atomic_load(&tally->pages));
+	printf("fuzz: oracle sessions: %lu, %lu calls checked against the model, %lu page checks, %lu STATS checks, %lu entries short of frames\n",
+	       atomic_load(&tally->oracle.sessions),
+	       atomic_load(&tally->oracle.calls),
+	       atomic_load(&tally->oracle.pages_checked),
+	       atomic_load(&tally->oracle.stats_checked),
+	       atomic_load(&tally->oracle.enomem));
 	if (atomic_load(&tally->failed))
 		printf("fuzz: FAILED: %s (seed %#llx)\n", tally->why,
 		       (unsigned long long)seed);

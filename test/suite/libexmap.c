@@ -13,12 +13,19 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <cmocka.h>
 
 #include "../../tools/libexmap/libexmap.h"
@@ -199,6 +206,190 @@ static void test_read_write(void **state)
 	unlink(path);
 }
 
+/* The entry @k has not been reaped before; marks it. */
+static bool first_time(bool *seen, int k, int n)
+{
+	if (k < 0 || k >= n || seen[k])
+		return false;
+	seen[k] = true;
+	return true;
+}
+
+/* An unmapped page: faults on the module, reads zeros on the fallback. */
+static bool unmapped_looks_unmapped(struct exmap *x, uint32_t page)
+{
+	struct exmap_stats st;
+
+	if (exmap_get_stats(x, &st))
+		return false;
+	if (backend == EXMAP_BACKEND_FALLBACK)
+		return ((char *)exmap_area(x))[page * PAGE] == 0;
+	return true;	/* in_use, checked by the caller, says the rest */
+}
+
+/*
+ * Asynchronous READ and WRITE: every entry comes back exactly once, with
+ * the result the synchronous call gives; an entry with a page mapped in
+ * its middle reads around it; a failed entry maps nothing; a refused call
+ * starts nothing; destroy waits for what is in flight.
+ */
+static void test_async(void **state)
+{
+	bool seen[8] = { false };
+	struct exmap_if *i;
+	struct exmap *x;
+	char path[256], *area;
+	int fd;
+
+	(void)state;
+	fd = backing_file(path, 64 * PAGE);
+	if (fd < 0) {
+		unlink(path);
+		skip();
+	}
+	x = make(256, 256, 1, fd);
+	i = exmap_interface(x, 0);
+	area = exmap_area(x);
+	assert_int_equal(exmap_reap(i), -ENOENT);
+	assert_int_equal(exmap_vec_add(i, 2, 1), 0);
+	assert_int_equal(exmap_alloc(i), 0);
+	strcpy(area + 2 * PAGE, "kept");
+
+	exmap_vec_reset(i);
+	assert_int_equal(exmap_vec_add(i, 0, 5), 0);	/* around page 2 */
+	assert_int_equal(exmap_vec_add(i, 10, 1), 0);
+	assert_int_equal(exmap_vec_add(i, 20, 3), 0);
+	assert_int_equal(exmap_vec_add(i, 60, 8), 0);	/* past the end */
+	assert_int_equal(exmap_vec_add(i, 30, 1), 0);
+	assert_int_equal(exmap_read_submit(i), 5);
+	/* One batch at a time on an interface. */
+	assert_int_equal(exmap_read_submit(i), -EBUSY);
+	assert_int_equal(exmap_alloc(i), -EBUSY);
+	for (int n = 0; n < 5; n++)
+		assert_true(first_time(seen, exmap_reap(i), 5));
+	assert_int_equal(exmap_reap(i), -ENOENT);
+	assert_int_equal(exmap_vec_entry(i, 0)->res, 4);
+	assert_int_equal(exmap_vec_entry(i, 1)->res, 1);
+	assert_int_equal(exmap_vec_entry(i, 2)->res, 3);
+	assert_int_equal(exmap_vec_entry(i, 3)->res, -ENODATA);
+	assert_int_equal(exmap_vec_entry(i, 4)->res, 1);
+	assert_string_equal(area, "page 0");
+	assert_string_equal(area + 2 * PAGE, "kept");
+	assert_string_equal(area + 4 * PAGE, "page 4");
+	assert_string_equal(area + 22 * PAGE, "page 22");
+	assert_string_equal(area + 30 * PAGE, "page 30");
+	assert_int_equal(in_use(x), 10);
+	assert_true(unmapped_looks_unmapped(x, 60));
+	assert_true(unmapped_looks_unmapped(x, 63));
+
+	/* WRITE: one entry written, one with an unmapped page refused. */
+	strcpy(area + 21 * PAGE, "new 21");
+	exmap_vec_reset(i);
+	assert_int_equal(exmap_vec_add(i, 20, 3), 0);
+	assert_int_equal(exmap_vec_add(i, 40, 1), 0);
+	assert_int_equal(exmap_write_submit(i), 2);
+	memset(seen, 0, sizeof(seen));
+	for (int n = 0; n < 2; n++)
+		assert_true(first_time(seen, exmap_reap(i), 2));
+	assert_int_equal(exmap_vec_entry(i, 0)->res, 3);
+	assert_int_equal(exmap_vec_entry(i, 1)->res, -EFAULT);
+	exmap_vec_reset(i);
+	assert_int_equal(exmap_vec_add(i, 20, 3), 0);
+	assert_int_equal(exmap_free(i), 0);
+	assert_int_equal(exmap_read(i), 0);
+	assert_string_equal(area + 21 * PAGE, "new 21");
+
+	/* A bad entry: refused, nothing started. */
+	assert_int_equal(exmap_vec_add(i, 250, 10), 0);
+	assert_int_equal(exmap_read_submit(i), -EINVAL);
+	assert_int_equal(exmap_vec_entry(i, 1)->res, -EINVAL);
+	assert_int_equal(exmap_reap(i), -ENOENT);
+
+	/* Left in flight: destroy waits for it. */
+	exmap_vec_reset(i);
+	assert_int_equal(exmap_vec_add(i, 40, 8), 0);
+	assert_int_equal(exmap_vec_add(i, 50, 1), 0);
+	assert_int_equal(exmap_read_submit(i), 2);
+	exmap_destroy(x);
+	close(fd);
+	unlink(path);
+}
+
+/* Makes io_uring_setup fail with ENOSYS, as on a kernel without it. */
+static int forbid_io_uring(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]),
+				   .filter = f };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		return -1;
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
+
+/* In a child without io_uring: the fallback reads and writes in turn. */
+static int without_io_uring(int fd)
+{
+	struct exmap_opts o = {
+		.area_pages = 64, .pool_pages = 64, .nr_interfaces = 1,
+		.backing_fd = fd, .backend = EXMAP_BACKEND_FALLBACK,
+	};
+	struct exmap_if *i;
+	struct exmap *x;
+	char *area;
+	int ok;
+
+	if (forbid_io_uring() || exmap_create(&x, &o))
+		return 2;
+	i = exmap_interface(x, 0);
+	area = exmap_area(x);
+	exmap_vec_add(i, 1, 2);
+	exmap_vec_add(i, 7, 1);
+	exmap_vec_add(i, 62, 2);
+	ok = exmap_read(i) == 0 && !strcmp(area + 2 * PAGE, "page 2") &&
+	     !strcmp(area + 7 * PAGE, "page 7") &&
+	     exmap_vec_entry(i, 0)->res == 2;
+	strcpy(area + 7 * PAGE, "seven");
+	ok = ok && exmap_write_submit(i) == 3;
+	for (int n = 0; n < 3; n++)
+		ok = ok && exmap_reap(i) >= 0;
+	ok = ok && exmap_reap(i) == -ENOENT &&
+	     exmap_vec_entry(i, 1)->res == 1;
+	exmap_destroy(x);
+	return ok ? 0 : 1;
+}
+
+static void test_fallback_without_io_uring(void **state)
+{
+	char path[256], buf[64];
+	int fd, status;
+	pid_t pid;
+
+	(void)state;
+	fd = backing_file(path, 64 * PAGE);
+	assert_true(fd >= 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(without_io_uring(fd));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	close(fd);
+	/* Not O_DIRECT: a 64-byte read. */
+	fd = open(path, O_RDONLY);
+	assert_int_equal(pread(fd, buf, sizeof(buf), 7 * PAGE), sizeof(buf));
+	assert_string_equal(buf, "seven");
+	close(fd);
+	unlink(path);
+}
+
 struct worker {
 	struct exmap *x;
 	unsigned int id;
@@ -261,12 +452,18 @@ int main(void)
 		cmocka_unit_test(test_vector_full),
 		cmocka_unit_test(test_read_write),
 		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_async),
+	};
+	const struct CMUnitTest fallback_only[] = {
+		cmocka_unit_test(test_fallback_without_io_uring),
 	};
 	int failed;
 
 	backend = EXMAP_BACKEND_FALLBACK;
 	failed = cmocka_run_group_tests_name("libexmap-fallback", tests, NULL,
 					     NULL);
+	failed += cmocka_run_group_tests_name("libexmap-fallback-only",
+					      fallback_only, NULL, NULL);
 	if (access("/dev/exmap", F_OK) == 0) {
 		backend = EXMAP_BACKEND_KERNEL;
 		failed += cmocka_run_group_tests_name("libexmap-kernel", tests,

@@ -3,16 +3,21 @@
  * Description: every way a context or part of its area goes away gives all
  * frames back: munmap (whole and in part), close, process exit, exit while
  * other threads are inside ALLOC or FREE, a kill, and fork. Checked through
- * the counters where the context lives on, and through the machine's free
- * memory where it does not. The runner checks the kernel log afterwards.
+ * the counters where the context lives on, and through the frames all
+ * contexts hold (module parameter "frames") where it does not. The races
+ * are set up with a handshake, and each asserts that it happened: that a
+ * call was inside the module when the area or the process went away. The
+ * runner checks the kernel log afterwards.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,9 +30,22 @@
 
 #include "../helpers.h"
 
-/* Big enough to stand out of the noise in MemFree: 64 MiB. */
+/* 64 MiB: long calls, and a clear mark in the frames count. */
 #define BIG_FRAMES	16384
-#define BIG_KB		(BIG_FRAMES * 4)
+/* Rounds of each race; it must have happened in at least half of them. */
+#define RACE_ROUNDS	4
+
+/*
+ * What a child reports to the parent through shared memory: the frames
+ * all contexts held while it ran, and its threads' calls into the module,
+ * counted just before each call and just after it returns.
+ */
+struct child_log {
+	long frames;
+	atomic_ulong entered[4], returned[4];
+};
+
+static struct child_log *child_log;
 
 struct ctx {
 	int fd;
@@ -82,23 +100,11 @@ static uint64_t in_use(int fd)
 
 /*
  * Every frame is back: the module's count of frames held by all contexts
- * is what it was, and MemFree shows it too (within half of what the child
- * held: freed pages may sit on per-CPU lists, other tests' writeback runs).
+ * is what it was, exactly (after io_uring's exit work, if any).
  */
-static void assert_memory_back(long before_kb, long before_frames)
+static void assert_frames_back(long before_frames)
 {
-	long after_kb = 0;
-
-	assert_int_equal(t_frames_held(), before_frames);
-	for (int i = 0; i < 50; i++) {
-		after_kb = t_mem_free_kb();
-		if (after_kb > before_kb - BIG_KB / 2)
-			break;
-		usleep(20000);
-	}
-	if (after_kb <= before_kb - BIG_KB / 2)
-		fail_msg("MemFree %ld kB before, %ld kB after", before_kb,
-			 after_kb);
+	assert_int_equal(t_frames_settle(before_frames), before_frames);
 }
 
 static void test_munmap_whole(void **state)
@@ -184,8 +190,10 @@ struct racer {
 	struct ctx *c;
 	unsigned int iface;
 	atomic_int *stop;
-	atomic_int *running;
-	unsigned long calls, refused, gone, bad;
+	atomic_int *phase;	/* 0 before the munmap, 1 in it, 2 after */
+	atomic_int in_call;	/* set just before a call, cleared after */
+	atomic_int refused_after;	/* refused since the munmap returned */
+	unsigned long calls, refused, gone, bad, hits;
 };
 
 /*
@@ -194,7 +202,8 @@ struct racer {
  * may see a transient -ENOMEM, see docs/api.md), never touching the area:
  * each call must either be refused with EINVAL (the area is gone) or give
  * every entry a count of pages in 0 .. len or, if it met the munmap half
- * done, -EINVAL.
+ * done, -EINVAL. A call that began before the munmap returned and met the
+ * area gone is a hit: the race happened.
  */
 static void *alloc_free_racing(void *arg)
 {
@@ -204,23 +213,30 @@ static void *alloc_free_racing(void *arg)
 
 	if (!vec) {
 		r->bad++;
+		atomic_store(&r->refused_after, 1);
 		return NULL;
 	}
 	do {
 		unsigned int nr = r->calls % 2 ? 64 : 1;
 		unsigned int op = r->calls % 4 < 2 ? EXMAP_OP_ALLOC :
 						     EXMAP_OP_FREE;
-		int ret;
+		int ret, phase, met = 0;
 
 		for (unsigned int i = 0; i < nr; i++) {
 			vec[i].page = (r->iface - 1) * 1024 +
 				      rand_r(&seed) % 1024;
 			vec[i].len = 1;
 		}
+		phase = atomic_load(r->phase);
+		atomic_store(&r->in_call, 1);
 		ret = t_action(r->c->fd, r->iface, op, nr);
+		atomic_store(&r->in_call, 0);
 		r->calls++;
 		if (ret == -EINVAL) {
 			r->refused++;
+			r->hits += phase < 2;
+			if (phase == 2)
+				atomic_store(&r->refused_after, 1);
 			continue;
 		}
 		if (ret < 0) {
@@ -229,7 +245,7 @@ static void *alloc_free_racing(void *arg)
 			continue;
 		}
 		for (unsigned int i = 0; i < nr; i++) {
-			r->gone += vec[i].res == -EINVAL;
+			met += vec[i].res == -EINVAL;
 			if (vec[i].res != -EINVAL &&
 			    (vec[i].res < 0 || vec[i].res > 1)) {
 				print_message("op %u entry %u: res %d\n", op,
@@ -237,8 +253,8 @@ static void *alloc_free_racing(void *arg)
 				r->bad++;
 			}
 		}
-		if (r->calls == 1)
-			atomic_fetch_add(r->running, 1);
+		r->gone += met;
+		r->hits += met && phase < 2;
 	} while (!atomic_load(r->stop));
 	munmap(vec, T_PAGE);
 	return NULL;
@@ -247,35 +263,49 @@ static void *alloc_free_racing(void *arg)
 /*
  * munmap() of the whole area while other threads run ALLOC and FREE on it:
  * the calls that race with it see the area whole or gone, never anything
- * else, and every frame comes back.
+ * else, and every frame comes back. The munmap starts while a racer is
+ * inside a call, and each round lasts until every racer has been refused
+ * after it; in at least half the rounds a call that began before the
+ * munmap returned must have met it.
  */
 static void test_munmap_whole_while_busy(void **state)
 {
 	struct racer r[3];
 	pthread_t th[3];
-	atomic_int stop = 0, running;
+	atomic_int stop = 0, phase;
 	unsigned long calls = 0, refused = 0, gone = 0;
+	int rounds_hit = 0, rounds = 5 * RACE_ROUNDS;
 	struct ctx c;
 
 	(void)state;
-	for (int round = 0; round < 20; round++) {
+	for (int round = 0; round < rounds; round++) {
+		unsigned long hits = 0;
+		bool inside = false;
+
 		/* A pool as big as the area: no entry can run short. */
 		ctx_open(&c, 4096, 4, 4096);
 		alloc_range(&c, 0, 512);
-		atomic_store(&running, 0);
+		atomic_store(&phase, 0);
 		for (int i = 0; i < 3; i++) {
 			r[i] = (struct racer){ .c = &c, .iface = i + 1,
 					       .stop = &stop,
-					       .running = &running };
+					       .phase = &phase };
 			assert_int_equal(pthread_create(&th[i], NULL,
 							alloc_free_racing,
 							&r[i]), 0);
 		}
-		while (atomic_load(&running) < 3)
-			usleep(1000);
-		usleep(round * 500);
+		/* The handshake: munmap while some racer is in a call. */
+		while (!inside) {
+			for (int i = 0; i < 3; i++)
+				inside |= atomic_load(&r[i].in_call) ||
+					  atomic_load(&r[i].refused_after);
+		}
+		atomic_store(&phase, 1);
 		assert_int_equal(munmap(c.area, c.pages * T_PAGE), 0);
-		usleep(5000);
+		atomic_store(&phase, 2);
+		for (int i = 0; i < 3; i++)
+			while (!atomic_load(&r[i].refused_after))
+				sched_yield();
 		atomic_store(&stop, 1);
 		for (int i = 0; i < 3; i++) {
 			assert_int_equal(pthread_join(th[i], NULL), 0);
@@ -283,39 +313,51 @@ static void test_munmap_whole_while_busy(void **state)
 			calls += r[i].calls;
 			refused += r[i].refused;
 			gone += r[i].gone;
+			hits += r[i].hits;
 		}
+		rounds_hit += hits > 0;
 		atomic_store(&stop, 0);
 		assert_int_equal(in_use(c.fd), 0);
 		munmap(c.vec, T_PAGE);
 		close(c.fd);
 	}
-	print_message("%lu calls, %lu refused, %lu entries met the munmap\n",
-		      calls, refused, gone);
+	print_message("%lu calls, %lu refused, %lu entries met the munmap; "
+		      "a call met it in %d of %d rounds\n", calls, refused,
+		      gone, rounds_hit, rounds);
+	assert_true(rounds_hit * 2 >= rounds);
 }
 
 static void test_close_then_munmap(void **state)
 {
-	long before = t_mem_free_kb(), frames = t_frames_held();
+	long frames = t_frames_held();
 	struct ctx c;
 
 	(void)state;
 	ctx_open(&c, BIG_FRAMES, 1, BIG_FRAMES);
 	alloc_range(&c, 0, BIG_FRAMES);
+	assert_int_equal(t_frames_held(), frames + BIG_FRAMES);
 	close(c.fd);
 	/* The mappings keep the context alive after close. */
 	assert_int_equal(c.area[(BIG_FRAMES - 1) * T_PAGE],
 			 (char)((BIG_FRAMES - 1) | 1));
+	assert_int_equal(t_frames_held(), frames + BIG_FRAMES);
 	munmap(c.vec, T_PAGE);
 	munmap(c.area, c.pages * T_PAGE);
-	assert_memory_back(before, frames);
+	assert_frames_back(frames);
 }
 
-static void run_child(void (*body)(void), int expect_signal)
+/*
+ * Runs @body in a child, which must end by exit (status 0) or by the
+ * signal @expect_signal, having held at least @held frames on the way;
+ * then every frame is back.
+ */
+static void run_child(void (*body)(void), int expect_signal, long held)
 {
-	long before = t_mem_free_kb(), frames = t_frames_held();
+	long frames = t_frames_held();
 	int status;
 	pid_t pid;
 
+	memset(child_log, 0, sizeof(*child_log));
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
@@ -330,7 +372,8 @@ static void run_child(void (*body)(void), int expect_signal)
 		assert_true(WIFEXITED(status));
 		assert_int_equal(WEXITSTATUS(status), 0);
 	}
-	assert_memory_back(before, frames);
+	assert_true(child_log->frames >= frames + held);
+	assert_frames_back(frames);
 }
 
 static void exit_with_pages(void)
@@ -339,13 +382,14 @@ static void exit_with_pages(void)
 
 	ctx_open(&c, BIG_FRAMES, 1, BIG_FRAMES);
 	alloc_range(&c, 0, BIG_FRAMES);
+	child_log->frames = t_frames_held();
 	/* Exit without munmap or close. */
 }
 
 static void test_exit(void **state)
 {
 	(void)state;
-	run_child(exit_with_pages, 0);
+	run_child(exit_with_pages, 0, BIG_FRAMES);
 }
 
 struct busy {
@@ -353,26 +397,41 @@ struct busy {
 	unsigned int iface;
 };
 
-/* Loops ALLOC and FREE of 512 pages on its own interface until killed. */
+/*
+ * Loops ALLOC and FREE of 512 pages on its own interface until the process
+ * ends, counting each call in the child log before and after it.
+ */
 static void *alloc_free_forever(void *arg)
 {
 	struct busy *b = arg;
 	struct exmap_iov *vec = t_map_interface(b->c->fd, b->iface);
 	uint32_t base = BIG_FRAMES / 2 + (b->iface - 1) * EXMAP_VEC_MAX;
+	atomic_ulong *in = &child_log->entered[b->iface];
+	atomic_ulong *out = &child_log->returned[b->iface];
 
 	if (!vec)
 		_exit(3);
 	t_fill_vec(vec, EXMAP_VEC_MAX, base, 1, 1);
 	for (;;) {
-		if (t_action(b->c->fd, b->iface, EXMAP_OP_ALLOC,
-			     EXMAP_VEC_MAX) < 0 ||
-		    t_action(b->c->fd, b->iface, EXMAP_OP_FREE,
-			     EXMAP_VEC_MAX) < 0)
+		int ret;
+
+		atomic_fetch_add(in, 1);
+		ret = t_action(b->c->fd, b->iface, EXMAP_OP_ALLOC,
+			       EXMAP_VEC_MAX);
+		atomic_fetch_add(out, 1);
+		if (ret < 0)
+			_exit(4);
+		atomic_fetch_add(in, 1);
+		ret = t_action(b->c->fd, b->iface, EXMAP_OP_FREE,
+			       EXMAP_VEC_MAX);
+		atomic_fetch_add(out, 1);
+		if (ret < 0)
 			_exit(4);
 	}
 	return NULL;
 }
 
+/* @n threads on interfaces 1..n; returns once every one is inside a call. */
 static void start_busy(struct ctx *c, struct busy *b, pthread_t *tid,
 		       int n)
 {
@@ -381,6 +440,22 @@ static void start_busy(struct ctx *c, struct busy *b, pthread_t *tid,
 		if (pthread_create(&tid[i], NULL, alloc_free_forever, &b[i]))
 			_exit(5);
 	}
+	for (int i = 1; i <= n; i++)
+		while (atomic_load(&child_log->entered[i]) < 4 ||
+		       atomic_load(&child_log->entered[i]) ==
+		       atomic_load(&child_log->returned[i]))
+			;
+}
+
+/* Threads of the child that died inside a call. */
+static int died_inside(void)
+{
+	int n = 0;
+
+	for (int i = 0; i < 4; i++)
+		n += atomic_load(&child_log->entered[i]) !=
+		     atomic_load(&child_log->returned[i]);
+	return n;
 }
 
 static void exit_while_busy(void)
@@ -392,15 +467,33 @@ static void exit_while_busy(void)
 	ctx_open(&c, BIG_FRAMES, 4, BIG_FRAMES);
 	alloc_range(&c, 0, BIG_FRAMES / 2);
 	start_busy(&c, b, tid, 3);
-	usleep(300000);
+	child_log->frames = t_frames_held();
 	/* exit_group while the others are inside ALLOC or FREE. */
 	exit(0);
+}
+
+/*
+ * Exit and SIGKILL while threads are inside calls: every frame comes back,
+ * and in at least half the rounds a thread was inside a call when the
+ * process went (it had entered one and never returned).
+ */
+static void race_rounds(void (*body)(void), int expect_signal)
+{
+	int rounds_hit = 0;
+
+	for (int round = 0; round < RACE_ROUNDS; round++) {
+		run_child(body, expect_signal, BIG_FRAMES / 2);
+		rounds_hit += died_inside() > 0;
+	}
+	print_message("threads died inside a call in %d of %d rounds\n",
+		      rounds_hit, RACE_ROUNDS);
+	assert_true(rounds_hit * 2 >= RACE_ROUNDS);
 }
 
 static void test_exit_while_busy(void **state)
 {
 	(void)state;
-	run_child(exit_while_busy, 0);
+	race_rounds(exit_while_busy, 0);
 }
 
 static void killed_while_busy(void)
@@ -412,14 +505,14 @@ static void killed_while_busy(void)
 	ctx_open(&c, BIG_FRAMES, 4, BIG_FRAMES);
 	alloc_range(&c, 0, BIG_FRAMES / 2);
 	start_busy(&c, b, tid, 2);
-	usleep(200000);
+	child_log->frames = t_frames_held();
 	kill(getpid(), SIGKILL);
 }
 
 static void test_kill_while_busy(void **state)
 {
 	(void)state;
-	run_child(killed_while_busy, SIGKILL);
+	race_rounds(killed_while_busy, SIGKILL);
 }
 
 static void test_fork(void **state)
@@ -459,6 +552,7 @@ static void many_contexts(void)
 		ctx_open(&c[i], BIG_FRAMES / 16, 1, BIG_FRAMES / 16);
 		alloc_range(&c[i], 0, BIG_FRAMES / 16);
 	}
+	child_log->frames = t_frames_held();
 	/* Half closed by hand, half by exit. */
 	for (int i = 0; i < 8; i++) {
 		munmap(c[i].area, c[i].pages * T_PAGE);
@@ -469,7 +563,7 @@ static void many_contexts(void)
 static void test_many_contexts(void **state)
 {
 	(void)state;
-	run_child(many_contexts, 0);
+	run_child(many_contexts, 0, BIG_FRAMES);
 }
 
 int main(void)
@@ -489,5 +583,9 @@ int main(void)
 
 	if (!t_have_device())
 		return T_EXIT_SKIP;
+	child_log = mmap(NULL, sizeof(*child_log), PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (child_log == MAP_FAILED)
+		return T_EXIT_FAIL;
 	return cmocka_run_group_tests_name("teardown", tests, NULL, NULL);
 }

@@ -135,18 +135,65 @@ static void bp_evict(struct bp_thread *t)
 	pthread_mutex_unlock(&bp->evict_lock);
 }
 
+/* A page has arrived: it joins the resident set (and the clock). */
+static void bp_arrived(struct bufpool *bp, uint64_t pid, bool fresh)
+{
+	rs_insert(&bp->rs, pid);
+	atomic_fetch_add(&bp->resident, 1);
+	if (fresh)
+		return;
+	atomic_fetch_add(&bp->stats.misses, 1);
+	atomic_fetch_add(&bp->stats.read_bytes, BP_PAGE);
+}
+
+/*
+ * One call for the @n pages @pids: ALLOC if @fresh, else READ; a READ of
+ * several pages starts them all at once and takes each as it completes,
+ * unlatching it there and then if @release. Fills @retry with the pages the
+ * pool had no frame for (still latched) and returns how many.
+ */
+static unsigned int bp_fetch(struct bp_thread *t, const uint64_t *pids,
+			     unsigned int n, bool fresh, bool release,
+			     uint64_t *retry)
+{
+	struct bufpool *bp = t->bp;
+	bool async = !fresh && n > 1;
+	unsigned int r = 0;
+
+	if (bp_call(t, fresh ? exmap_alloc : async ? exmap_read_submit :
+		    exmap_read, pids, n) < 0)
+		abort();
+	for (unsigned int got = 0; got < n; got++) {
+		int k = async ? exmap_reap(t->i) : (int)got;
+		int res;
+
+		if (k < 0)
+			abort();	/* the ring failed */
+		res = exmap_vec_entry(t->i, k)->res;
+		if (res == -ENOMEM) {
+			retry[r++] = pids[k];
+		} else if (res < 0) {
+			abort();	/* a read error: nothing to go on with */
+		} else {
+			bp_arrived(bp, pids[k], fresh);
+			if (release)
+				ps_unlock_x(&bp->states[pids[k]], false);
+		}
+	}
+	return r;
+}
+
 /*
  * Brings the @n (at most BP_EVICT_BATCH) exclusively latched, evicted pages
- * @pids in with one READ (ALLOC if @fresh: pages never written), retrying
- * those the pool has no frame for once the clock has freed some. They stay
- * latched.
+ * @pids in (ALLOC if @fresh: pages never written), retrying those the pool
+ * has no frame for once the clock has freed some. With @release each page
+ * is unlatched as soon as it is in, else they all stay latched.
  */
 static void bp_bring_in(struct bp_thread *t, const uint64_t *pids,
-			unsigned int n, bool fresh)
+			unsigned int n, bool fresh, bool release)
 {
 	struct bufpool *bp = t->bp;
 	uint64_t want[BP_EVICT_BATCH], retry[BP_EVICT_BATCH];
-	unsigned int r;
 
 	memcpy(want, pids, n * sizeof(*want));
 	/* When every resident page is latched, overshoot into the slack. */
@@ -154,38 +201,18 @@ static void bp_bring_in(struct bp_thread *t, const uint64_t *pids,
 	     k++)
 		bp_evict(t);
 	while (n) {
-		if (bp_call(t, fresh ? exmap_alloc : exmap_read, want, n) < 0)
-			abort();
-		r = 0;
-		for (unsigned int k = 0; k < n; k++) {
-			int res = exmap_vec_entry(t->i, k)->res;
-
-			if (res == -ENOMEM) {
-				retry[r++] = want[k];
-				continue;
-			}
-			/* A read error: nothing to go on with. */
-			if (res < 0)
-				abort();
-			rs_insert(&bp->rs, want[k]);
-			atomic_fetch_add(&bp->resident, 1);
-			if (fresh)
-				continue;
-			atomic_fetch_add(&bp->stats.misses, 1);
-			atomic_fetch_add(&bp->stats.read_bytes, BP_PAGE);
-		}
-		if (r) {
+		n = bp_fetch(t, want, n, fresh, release, retry);
+		if (n) {
 			bp_evict(t);
 			sched_yield();
 		}
-		memcpy(want, retry, r * sizeof(*want));
-		n = r;
+		memcpy(want, retry, n * sizeof(*want));
 	}
 }
 
 static void bp_load(struct bp_thread *t, uint64_t pid, bool fresh)
 {
-	bp_bring_in(t, &pid, 1, fresh);
+	bp_bring_in(t, &pid, 1, fresh, false);
 }
 
 void bp_prefetch(struct bp_thread *t, const uint64_t *pids, unsigned int n)
@@ -202,11 +229,8 @@ void bp_prefetch(struct bp_thread *t, const uint64_t *pids, unsigned int n)
 		if (ps_state(w) == PS_EVICTED && ps_try_lock_x(ps, w))
 			got[m++] = pids[i];
 	}
-	if (!m)
-		return;
-	bp_bring_in(t, got, m, false);
-	for (unsigned int k = 0; k < m; k++)
-		ps_unlock_x(&bp->states[got[k]], false);
+	if (m)
+		bp_bring_in(t, got, m, false, true);
 }
 
 uint64_t bp_alloc_page(struct bp_thread *t)

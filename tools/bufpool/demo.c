@@ -30,6 +30,7 @@ struct demo {
 	atomic_ulong ops;
 	atomic_ulong loaded;
 	atomic_ulong bad;
+	atomic_ulong run_cpu_ns;	/* the workers' CPU time in the run */
 };
 
 struct worker {
@@ -45,6 +46,15 @@ static double now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* CPU time of the calling thread, in nanoseconds. */
+static unsigned long thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec * 1000000000UL + ts.tv_nsec;
 }
 
 static uint64_t value_of(uint64_t key)
@@ -95,6 +105,7 @@ static void *run_main(void *arg)
 	uint64_t keys[BT_BATCH_MAX], vals[BT_BATCH_MAX];
 	bool found[BT_BATCH_MAX];
 	unsigned int nb = 0;
+	unsigned long cpu = thread_cpu_ns();
 
 	while (!atomic_load_explicit(&d->stop, memory_order_relaxed)) {
 		for (int k = 0; k < 64; k++) {
@@ -118,6 +129,7 @@ static void *run_main(void *arg)
 		atomic_fetch_add(&d->ops, 64);
 	}
 	check_many(d, w, keys, nb, vals, found);
+	atomic_fetch_add(&d->run_cpu_ns, thread_cpu_ns() - cpu);
 	return NULL;
 }
 
@@ -276,13 +288,14 @@ int main(int argc, char **argv)
 	phase(&d, w, verify_main, "verify", &d.loaded, 0, &verify);
 
 	printf("summary: backend=%s keys=%llu data_mb=%.1f pool_mb=%.0f "
-	       "threads=%u batch=%u load_s=%.1f run_s=%.1f ops_per_s=%.0f "
-	       "misses_per_s=%.0f evictions=%lu read_mb=%.1f "
+	       "threads=%u batch=%u load_s=%.1f run_s=%.3f cpu_s=%.3f "
+	       "ops_per_s=%.0f misses_per_s=%.0f evictions=%lu read_mb=%.1f "
 	       "written_mb=%.1f restarts=%lu bad=%lu\n",
 	       exmap_backend_name(exmap_backend_of(d.bp->x)),
 	       (unsigned long long)d.keys,
 	       atomic_load(&d.bp->next_page) * BP_PAGE / 1e6, pool_mb,
 	       d.threads, d.batch, load.t, run.t,
+	       atomic_load(&d.run_cpu_ns) / 1e9,
 	       run.t > 0 ? run.ops / run.t : 0,
 	       run.t > 0 ? run.misses / run.t : 0,
 	       atomic_load(&d.bp->stats.evictions),

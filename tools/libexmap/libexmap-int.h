@@ -4,8 +4,31 @@
 #define LIBEXMAP_INT_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
+
+#include <liburing.h>
 
 #include "libexmap.h"
+
+/*
+ * An interface's asynchronous READ or WRITE in progress (exmap_*_submit,
+ * exmap_reap), and the synchronous batches the fallback runs the same way.
+ * Set up on first use: an interface that never does I/O costs nothing.
+ */
+struct exmap_async {
+	struct io_uring ring;
+	bool have_ring;		/* false: io_uring is unavailable here */
+	unsigned int opcode;	/* EXMAP_OP_READ or EXMAP_OP_WRITE */
+	unsigned int started;	/* entries started and not yet reaped */
+	unsigned int sqes;	/* requests in the ring not yet completed */
+	/* Entries finished but not yet handed out by exmap_reap(). */
+	uint16_t done[EXMAP_VEC_MAX];
+	unsigned int ndone;
+	/* Fallback, per entry: requests left, frames taken, first error. */
+	uint16_t left[EXMAP_VEC_MAX];
+	uint16_t taken[EXMAP_VEC_MAX];
+	int16_t err[EXMAP_VEC_MAX];
+};
 
 struct exmap_if {
 	struct exmap *x;
@@ -15,6 +38,7 @@ struct exmap_if {
 	unsigned int flags;	/* of the call being made (QUERY) */
 	struct exmap_iov *vec;	/* the kernel's page, or fallback_vec */
 	struct exmap_iov *fallback_vec;
+	struct exmap_async *as;	/* NULL until the first I/O that needs it */
 };
 
 struct exmap_ops {
@@ -22,6 +46,18 @@ struct exmap_ops {
 	void (*destroy)(struct exmap *x);
 	int (*action)(struct exmap_if *i, unsigned int opcode);
 	int (*stats)(struct exmap *x, struct exmap_stats2 *st);
+	/*
+	 * Starts every entry of the vector (validated by the caller): puts
+	 * requests in the ring, or finishes an entry at once with
+	 * exmap_async_finish(). Returns 0 or -errno (nothing started).
+	 */
+	int (*submit)(struct exmap_if *i, unsigned int opcode);
+	/*
+	 * One completion of a request the backend put in the ring: the
+	 * index of the entry it finished, or -1 if the entry has requests
+	 * still in flight.
+	 */
+	int (*complete)(struct exmap_if *i, const struct io_uring_cqe *cqe);
 };
 
 struct exmap {
@@ -55,5 +91,17 @@ static inline unsigned int exmap_if_nr(const struct exmap_if *i,
 	return opcode == EXMAP_OP_ALIAS || opcode == EXMAP_OP_MOVE ?
 	       i->nr_rewire : i->nr;
 }
+
+/* The interface's async state, set up if need be; NULL: out of memory. */
+struct exmap_async *exmap_async_get(struct exmap_if *i);
+/* A request slot in the ring, submitting what is queued when it is full. */
+struct io_uring_sqe *exmap_async_sqe(struct exmap_if *i);
+/* Entry @k is finished (its res set): exmap_reap() will hand it out. */
+void exmap_async_finish(struct exmap_if *i, unsigned int k);
+/* Waits for every started entry: the number that failed, or -errno. */
+int exmap_async_wait_all(struct exmap_if *i);
+/* Checks every entry of the vector against the area: 0 or -EINVAL. */
+int exmap_vec_check(struct exmap_if *i);
+void exmap_async_release(struct exmap_if *i);
 
 #endif

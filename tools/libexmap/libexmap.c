@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: LGPL-2.1 OR MIT
 /*
- * libexmap: context creation, interfaces and vectors; the backends do the
- * work (kernel.c: the module, fallback.c: plain Linux calls).
+ * libexmap: context creation, interfaces and vectors, and the asynchronous
+ * READ and WRITE that both backends run through an io_uring per interface;
+ * the backends do the work (kernel.c: the module, fallback.c and
+ * fallback-io.c: plain Linux calls).
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -85,6 +88,9 @@ void exmap_destroy(struct exmap *x)
 {
 	if (!x)
 		return;
+	/* I/O still in flight would land in memory about to be unmapped. */
+	for (unsigned int k = 0; k < x->opts.nr_interfaces; k++)
+		exmap_async_release(&x->ifs[k]);
 	x->ops->destroy(x);
 	free(x->ifs);
 	free(x);
@@ -132,10 +138,17 @@ const struct exmap_iov *exmap_vec_entry(struct exmap_if *i, unsigned int k)
 	return k < i->nr ? &i->vec[k] : NULL;
 }
 
+static bool exmap_async_busy(struct exmap_if *i)
+{
+	return i->as && i->as->started;
+}
+
 static int exmap_run(struct exmap_if *i, unsigned int opcode)
 {
 	if (!exmap_if_nr(i, opcode))
 		return 0;
+	if (exmap_async_busy(i))
+		return -EBUSY;
 	return i->x->ops->action(i, opcode);
 }
 
@@ -149,14 +162,205 @@ int exmap_free(struct exmap_if *i)
 	return exmap_run(i, EXMAP_OP_FREE);
 }
 
+static int exmap_submit(struct exmap_if *i, unsigned int opcode);
+
+/*
+ * The module's READ and WRITE are one ACTION each (and the memfd fallback's
+ * one locked call); the fallback starts every entry at once through its
+ * ring and waits for all of them.
+ */
+static int exmap_io(struct exmap_if *i, unsigned int opcode)
+{
+	int ret;
+
+	if (i->x->backend == EXMAP_BACKEND_KERNEL || !i->x->ops->submit)
+		return exmap_run(i, opcode);
+	ret = exmap_submit(i, opcode);
+	return ret < 0 ? ret : exmap_async_wait_all(i);
+}
+
 int exmap_read(struct exmap_if *i)
 {
-	return exmap_run(i, EXMAP_OP_READ);
+	return exmap_io(i, EXMAP_OP_READ);
 }
 
 int exmap_write(struct exmap_if *i)
 {
-	return exmap_run(i, EXMAP_OP_WRITE);
+	return exmap_io(i, EXMAP_OP_WRITE);
+}
+
+int exmap_vec_check(struct exmap_if *i)
+{
+	for (unsigned int k = 0; k < i->nr; k++) {
+		struct exmap_iov *e = &i->vec[k];
+
+		if (!e->len || e->len > EXMAP_ENTRY_MAX_PAGES ||
+		    (uint64_t)e->page + e->len > i->x->opts.area_pages) {
+			e->res = -EINVAL;
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+struct exmap_async *exmap_async_get(struct exmap_if *i)
+{
+	struct io_uring_params p = { .flags = IORING_SETUP_COOP_TASKRUN };
+	struct exmap_async *as = i->as;
+	int fd;
+
+	if (as)
+		return as;
+	as = calloc(1, sizeof(*as));
+	if (!as)
+		return NULL;
+	/* A backend without asynchronous I/O finishes entries as it starts. */
+	if (!i->x->ops->submit) {
+		i->as = as;
+		return as;
+	}
+	/* COOP_TASKRUN: completions wait for the next reap, no interrupt. */
+	as->have_ring =
+		io_uring_queue_init_params(EXMAP_VEC_MAX, &as->ring, &p) == 0 ||
+		io_uring_queue_init(EXMAP_VEC_MAX, &as->ring, 0) == 0;
+	/* Without io_uring (disabled, or an old kernel) entries run in turn. */
+	if (as->have_ring) {
+		fd = i->x->backend == EXMAP_BACKEND_KERNEL ? i->x->fd :
+		     i->x->opts.backing_fd;
+		/* Registered: no file lookup per request. */
+		if (fd < 0 || io_uring_register_files(&as->ring, &fd, 1)) {
+			io_uring_queue_exit(&as->ring);
+			as->have_ring = false;
+		}
+	}
+	i->as = as;
+	return as;
+}
+
+struct io_uring_sqe *exmap_async_sqe(struct exmap_if *i)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&i->as->ring);
+
+	if (!sqe) {
+		io_uring_submit(&i->as->ring);
+		sqe = io_uring_get_sqe(&i->as->ring);
+	}
+	/* The submission queue was just emptied: it has room. */
+	if (!sqe)
+		abort();
+	i->as->sqes++;
+	return sqe;
+}
+
+void exmap_async_finish(struct exmap_if *i, unsigned int k)
+{
+	i->as->done[i->as->ndone++] = (uint16_t)k;
+}
+
+static int exmap_submit(struct exmap_if *i, unsigned int opcode)
+{
+	struct exmap_async *as;
+	int ret;
+
+	if (!i->nr)
+		return 0;
+	if (exmap_async_busy(i))
+		return -EBUSY;
+	ret = exmap_vec_check(i);
+	if (ret)
+		return ret;
+	if (i->x->opts.backing_fd < 0 ||
+	    (opcode == EXMAP_OP_WRITE &&
+	     (fcntl(i->x->opts.backing_fd, F_GETFL) & O_ACCMODE) == O_RDONLY))
+		return -EBADF;
+	as = exmap_async_get(i);
+	if (!as)
+		return -ENOMEM;
+	as->opcode = opcode;
+	as->ndone = 0;
+	if (!i->x->ops->submit) {
+		/* One synchronous call; then every entry is done. */
+		ret = i->x->ops->action(i, opcode);
+		if (ret < 0)
+			return ret;
+		for (unsigned int k = 0; k < i->nr; k++)
+			exmap_async_finish(i, k);
+		ret = 0;
+	} else {
+		ret = i->x->ops->submit(i, opcode);
+	}
+	if (ret)
+		return ret;
+	as->started = i->nr;
+	if (as->have_ring && as->sqes) {
+		ret = io_uring_submit(&as->ring);
+		/* A ring that takes no requests cannot recover: give up. */
+		if (ret < 0)
+			abort();
+	}
+	return (int)i->nr;
+}
+
+int exmap_read_submit(struct exmap_if *i)
+{
+	return exmap_submit(i, EXMAP_OP_READ);
+}
+
+int exmap_write_submit(struct exmap_if *i)
+{
+	return exmap_submit(i, EXMAP_OP_WRITE);
+}
+
+int exmap_reap(struct exmap_if *i)
+{
+	struct exmap_async *as = i->as;
+
+	if (!exmap_async_busy(i))
+		return -ENOENT;
+	while (!as->ndone) {
+		struct io_uring_cqe *cqe;
+		unsigned int head, seen = 0;
+		int ret;
+
+		/* Without a ring every entry finished when it was started. */
+		if (!as->have_ring)
+			return -EIO;
+		ret = io_uring_submit_and_wait(&as->ring, 1);
+		if (ret < 0 && ret != -EINTR)
+			return ret;
+		io_uring_for_each_cqe(&as->ring, head, cqe) {
+			int k = i->x->ops->complete(i, cqe);
+
+			seen++;
+			as->sqes--;
+			if (k >= 0)
+				exmap_async_finish(i, k);
+		}
+		io_uring_cq_advance(&as->ring, seen);
+	}
+	as->started--;
+	return as->done[--as->ndone];
+}
+
+int exmap_async_wait_all(struct exmap_if *i)
+{
+	int failed = 0, k;
+
+	while ((k = exmap_reap(i)) >= 0)
+		failed += i->vec[k].res < 0;
+	return k == -ENOENT ? failed : k;
+}
+
+void exmap_async_release(struct exmap_if *i)
+{
+	if (!i->as)
+		return;
+	while (exmap_reap(i) >= 0)
+		;
+	if (i->as->have_ring)
+		io_uring_queue_exit(&i->as->ring);
+	free(i->as);
+	i->as = NULL;
 }
 
 int exmap_get_stats(struct exmap *x, struct exmap_stats *st)

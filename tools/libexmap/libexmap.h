@@ -120,6 +120,24 @@ int exmap_move(struct exmap_if *i);
  */
 int exmap_query(struct exmap_if *i, unsigned int flags);
 
+/*
+ * Asynchronous READ and WRITE, for a caller that wants each entry as soon
+ * as its own I/O is done (a buffer manager releases a page's latch then):
+ * exmap_read_submit() and exmap_write_submit() start every entry of the
+ * vector at once and return the number of entries started, or -errno when
+ * the call was refused and nothing started (-EINVAL, -EBADF as for the
+ * synchronous calls; -EBUSY while entries of an earlier submit are not
+ * all reaped; -EOPNOTSUPP on the kernel backend without io_uring). exmap_reap() waits for the next entry to finish and returns
+ * its index in the vector, its res filled in as the synchronous call would
+ * fill it; -ENOENT when none is in flight. Until every started entry has
+ * been reaped, leave the vector as it is and make no other call on the
+ * interface. The kernel backend sends one io_uring command per entry; the
+ * fallback reads and writes the area with io_uring.
+ */
+int exmap_read_submit(struct exmap_if *i);
+int exmap_write_submit(struct exmap_if *i);
+int exmap_reap(struct exmap_if *i);
+
 /* Counters; the fallback backend counts what it can. 0 or -errno. */
 int exmap_get_stats(struct exmap *x, struct exmap_stats *st);
 /* The same and the counters added since (struct exmap_stats2). */

@@ -255,20 +255,6 @@ static int do_rewire(struct exmap *x, const struct exmap_rewire *e,
 	return done;
 }
 
-static int check_iov(struct exmap *x, struct exmap_if *i)
-{
-	for (unsigned int k = 0; k < i->nr; k++) {
-		struct exmap_iov *e = &i->vec[k];
-
-		if (!e->len || e->len > EXMAP_ENTRY_MAX_PAGES ||
-		    (uint64_t)e->page + e->len > x->opts.area_pages) {
-			e->res = -EINVAL;
-			return -EINVAL;
-		}
-	}
-	return 0;
-}
-
 static int check_rewire(struct exmap *x, struct exmap_if *i)
 {
 	struct exmap_rewire *rw = (struct exmap_rewire *)i->vec;
@@ -295,7 +281,7 @@ static int memfd_action(struct exmap_if *i, unsigned int opcode)
 
 	if (opcode >= EXMAP_OP_MAX)
 		return -EINVAL;
-	ret = rewire ? check_rewire(x, i) : check_iov(x, i);
+	ret = rewire ? check_rewire(x, i) : exmap_vec_check(i);
 	if (ret)
 		return ret;
 	if ((opcode == EXMAP_OP_READ || opcode == EXMAP_OP_WRITE) &&

@@ -32,4 +32,4 @@ fuzz=${EXMAP_FUZZ_SECONDS:-900}
 EXMAP_VM_NOBUILD=1 EXMAP_VM_MODULE=$mod/exmap/exmap.ko \
 	EXMAP_VM_TIMEOUT=${EXMAP_VM_TIMEOUT:-$((fuzz + 2400))} \
 	"$VM_DIR/run.sh" --disk "${disks[0]}" --disk "${disks[1]}" -- \
-	"EXMAP_TEST_TIMEOUT=$((fuzz + 600)) EXMAP_FUZZ_SECONDS=$fuzz exmap-run-tests.sh $*"
+	"EXMAP_TEST_NO_SKIP=1 EXMAP_TEST_TIMEOUT=$((fuzz + 600)) EXMAP_FUZZ_SECONDS=$fuzz exmap-run-tests.sh $*"
