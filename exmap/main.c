@@ -12,6 +12,7 @@
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
+#include <linux/mman.h>
 #include <linux/module.h>
 #include <linux/sched/mm.h>
 #include <linux/seq_file.h>
@@ -66,7 +67,10 @@ static int exmap_mmap(struct file *file, struct vm_area_struct *vma)
  * The area starts at a 2 MiB boundary when the kernel chooses its address
  * and it spans at least 2 MiB: each aligned run of 512 pages then has a
  * page table of its own, which threads working on neighbouring runs do not
- * share (and a later 2 MiB mapping needs). Interfaces need nothing.
+ * share (and a later 2 MiB mapping needs). Interfaces need nothing. The
+ * search asks for 2 MiB more than the area and aligns what it finds, as
+ * thp_get_unmapped_area() does; that one is only there with THP, and the
+ * area does not depend on it. A hint the kernel can honour is kept.
  */
 static unsigned long exmap_get_unmapped_area(struct file *file,
 					     unsigned long addr,
@@ -74,11 +78,18 @@ static unsigned long exmap_get_unmapped_area(struct file *file,
 					     unsigned long pgoff,
 					     unsigned long flags)
 {
-#ifdef CONFIG_TRANSPARENT_HUGEPAGE
-	if (pgoff == 0)
-		return thp_get_unmapped_area(file, addr, len, pgoff, flags);
-#endif
-	return exmap_mm_get_unmapped_area(file, addr, len, pgoff, flags);
+	unsigned long padded = len + PMD_SIZE, ret;
+
+	if (pgoff || (flags & MAP_FIXED) || len < PMD_SIZE || padded < len)
+		return exmap_mm_get_unmapped_area(file, addr, len, pgoff,
+						  flags);
+	ret = exmap_mm_get_unmapped_area(file, addr, padded, pgoff, flags);
+	if (IS_ERR_VALUE(ret))
+		return exmap_mm_get_unmapped_area(file, addr, len, pgoff,
+						  flags);
+	if (addr && ret == addr)
+		return ret;
+	return ALIGN(ret, PMD_SIZE);
 }
 
 static void exmap_show_fdinfo(struct seq_file *m, struct file *file)
