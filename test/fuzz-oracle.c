@@ -5,11 +5,14 @@
  * One context, one to three threads, each with its own interface and its
  * own blocks of 64 pages (block b belongs to thread b % threads), so that
  * every page has exactly one writer and the model of it is exact. Per page
- * the model says whether it is unmapped, mapped (with the tag of the
- * pattern it holds, or "unknown" for the undefined contents of an ALLOC'd
- * frame that could not be written), or gone (mapped over: no longer part
- * of the area); per block, the protection of its piece; per page of the
- * backing file, the tag of what was last written there (0: zeros).
+ * the model says whether it is unmapped, mapped (to which frame), or gone
+ * (mapped over: no longer part of the area); per frame, what it holds (the
+ * pattern of a page and a tag, or "unknown" for the undefined contents of
+ * an ALLOC'd frame that could not be written) and at how many pages it is
+ * mapped, since ALIAS maps one frame at several pages and MOVE takes a
+ * frame from one page to another (a thread rewires only its own pages, so
+ * its frames stay its own); per block, the protection of its piece; per
+ * page of the backing file, what was last written there (tag 0: zeros).
  *
  * Every operation is one entry of a table (ops[] below): it makes its call,
  * checks each result against the model, updates the model, and names the
@@ -61,11 +64,25 @@
 #define TAG_UNKNOWN	UINT32_MAX
 #define RES_UNSET	(-32000)	/* a result no call writes */
 
+#define MAX_REWIRES	8	/* entries of one ALIAS or MOVE */
+#define NO_FRAME	UINT32_MAX
+
 enum page_state { PG_UNMAPPED, PG_MAPPED, PG_GONE };
+
+/* What a frame (or a page of the file) holds: page @src's pattern @tag. */
+struct content {
+	uint32_t src;
+	uint32_t tag;
+};
+
+struct frame_model {
+	struct content c;
+	uint32_t refs;		/* pages it is mapped at */
+};
 
 struct page_model {
 	uint8_t state;
-	uint32_t tag;		/* PG_MAPPED: what it holds */
+	uint32_t frame;		/* PG_MAPPED: index into oracle.frame[] */
 };
 
 struct block_model {
@@ -77,6 +94,7 @@ struct block_model {
 struct counts {
 	atomic_ulong in_use, alloc_pages, free_pages, tlb_flushes;
 	atomic_ulong read_pages, read_calls, write_pages, write_calls;
+	atomic_ulong aliased, alias_pages, move_pages, query_calls;
 };
 
 struct oracle {
@@ -91,7 +109,9 @@ struct oracle {
 	bool ample;		/* a pool no set of calls can exhaust */
 	long reserve_kb;	/* below this MemAvailable, ENOMEM is allowed */
 	struct page_model page[MAX_PAGES];
-	uint32_t stored[MAX_PAGES];
+	/* Thread i's frames are frame[i * MAX_PAGES ...]: a frame per page. */
+	struct frame_model frame[MAX_THREADS * MAX_PAGES];
+	struct content stored[MAX_PAGES];
 	struct block_model block[MAX_BLOCKS];
 	struct counts model;
 	pthread_rwlock_t quiet;	/* calls shared, STATS check exclusive */
@@ -107,6 +127,8 @@ struct othread {
 	uint64_t rng;
 	uint32_t next_tag;
 	struct exmap_iov *vec;	/* the interface page */
+	uint32_t free_frame[MAX_PAGES];	/* unused indexes of its frames */
+	uint32_t nr_free_frames;
 	struct io_uring ring;
 	bool have_ring;
 	unsigned long calls;
@@ -230,17 +252,77 @@ static bool guarded_fill(char *addr, uint32_t page, uint32_t tag)
 
 /* ---- the model ---- */
 
-/* A mapped page of a writable piece gets a new pattern. */
+static void count(atomic_ulong *c, unsigned long n)
+{
+	atomic_fetch_add(c, n);
+}
+
+static struct frame_model *frame_of(struct oracle *o, uint32_t p)
+{
+	return &o->frame[o->page[p].frame];
+}
+
+/* Maps page @p, unmapped, to a new frame of thread @t holding @c. */
+static void map_new_frame(struct othread *t, uint32_t p, struct content c)
+{
+	struct oracle *o = t->o;
+	uint32_t f;
+
+	if (!t->nr_free_frames) {
+		o->problem("oracle: model out of frames");
+		_exit(2);
+	}
+	f = t->free_frame[--t->nr_free_frames];
+	o->frame[f] = (struct frame_model){ .c = c, .refs = 1 };
+	o->page[p] = (struct page_model){ .state = PG_MAPPED, .frame = f };
+}
+
+/* Maps page @p, unmapped, to frame @f too (ALIAS). */
+static void map_frame(struct oracle *o, uint32_t p, uint32_t f)
+{
+	if (++o->frame[f].refs == 2)
+		count(&o->model.aliased, 1);
+	o->page[p] = (struct page_model){ .state = PG_MAPPED, .frame = f };
+}
+
+/*
+ * Page @p, mapped, is unmapped (to @state); returns whether its frame went
+ * back to the pool, that is, whether this was its last page.
+ */
+static bool unmap_page(struct othread *t, uint32_t p, uint8_t state)
+{
+	struct oracle *o = t->o;
+	uint32_t f = o->page[p].frame;
+
+	o->page[p] = (struct page_model){ .state = state, .frame = NO_FRAME };
+	if (--o->frame[f].refs == 1)
+		atomic_fetch_sub(&o->model.aliased, 1);
+	if (o->frame[f].refs)
+		return false;
+	t->free_frame[t->nr_free_frames++] = f;
+	return true;
+}
+
+static bool shared(struct oracle *o, uint32_t p)
+{
+	return o->page[p].state == PG_MAPPED && frame_of(o, p)->refs > 1;
+}
+
+/*
+ * A mapped page of a writable piece gets a new pattern, seen at every page
+ * its frame is mapped at.
+ */
 static void scribble(struct othread *t, uint32_t p)
 {
 	struct oracle *o = t->o;
-	struct page_model *pm = &o->page[p];
+	struct frame_model *fm;
 
-	if (pm->state != PG_MAPPED ||
+	if (o->page[p].state != PG_MAPPED ||
 	    o->block[p / BLOCK].prot != (PROT_READ | PROT_WRITE))
 		return;
-	pm->tag = new_tag(t);
-	if (!guarded_fill(o->area + (size_t)p * T_PAGE, p, pm->tag))
+	fm = frame_of(o, p);
+	fm->c = (struct content){ .src = p, .tag = new_tag(t) };
+	if (!guarded_fill(o->area + (size_t)p * T_PAGE, p, fm->c.tag))
 		o->problem("oracle: writing mapped page %u faults", p);
 }
 
@@ -277,6 +359,7 @@ static void check_page(struct othread *t, uint32_t p)
 	struct page_model *pm = &o->page[p];
 	int prot = o->block[p / BLOCK].prot;
 	char *addr = o->area + (size_t)p * T_PAGE;
+	struct content c;
 	int r;
 
 	if (pm->state != PG_MAPPED || prot == PROT_NONE) {
@@ -292,12 +375,14 @@ static void check_page(struct othread *t, uint32_t p)
 	}
 	atomic_fetch_add_explicit(&o->tally->pages_checked, 1,
 				  memory_order_relaxed);
-	r = guarded_compare(addr, p, pm->tag);
+	c = o->frame[pm->frame].c;
+	r = guarded_compare(addr, c.src, c.tag);
 	if (r < 0)
 		o->problem("oracle: mapped page %u faults", p);
 	else if (!r)
-		o->problem("oracle: page %u does not hold its pattern %#x", p,
-			   pm->tag);
+		o->problem("oracle: page %u does not hold page %u's pattern "
+			   "%#x (frame at %u pages)", p, c.src, c.tag,
+			   o->frame[pm->frame].refs);
 	else if (prot == PROT_READ && !guarded_write_faults(addr))
 		o->problem("oracle: page %u of a read-only piece takes writes",
 			   p);
@@ -331,14 +416,17 @@ static unsigned int count_state(struct oracle *o, const struct exmap_iov *e,
 	return n;
 }
 
-static void map_pages(struct oracle *o, const struct exmap_iov *e,
+static void map_pages(struct othread *t, const struct exmap_iov *e,
 		      bool from_store)
 {
+	struct oracle *o = t->o;
+
 	for (uint32_t p = e->page; p < e->page + e->len; p++) {
-		if (o->page[p].state == PG_MAPPED)
-			continue;
-		o->page[p].state = PG_MAPPED;
-		o->page[p].tag = from_store ? o->stored[p] : TAG_UNKNOWN;
+		struct content unknown = { .src = p, .tag = TAG_UNKNOWN };
+
+		if (o->page[p].state != PG_MAPPED)
+			map_new_frame(t, p, from_store ? o->stored[p] :
+							 unknown);
 	}
 }
 
@@ -413,11 +501,6 @@ static int action(struct othread *t, unsigned int op,
 	return t_action(t->o->fd, t->id, op, n);
 }
 
-static void count(atomic_ulong *c, unsigned long n)
-{
-	atomic_fetch_add(c, n);
-}
-
 /* ---- operations ---- */
 
 static void op_alloc(struct othread *t)
@@ -450,7 +533,7 @@ static void op_alloc(struct othread *t)
 				   need);
 			return;
 		}
-		map_pages(o, &v[i], false);
+		map_pages(t, &v[i], false);
 		avail -= need;
 		count(&o->model.in_use, need);
 		count(&o->model.alloc_pages, need);
@@ -461,7 +544,8 @@ static void op_alloc(struct othread *t)
 	/* Give the new pages a pattern where the piece lets us write. */
 	for (unsigned int i = 0; i < n; i++)
 		for (uint32_t p = v[i].page; p < v[i].page + v[i].len; p++)
-			if (o->page[p].tag == TAG_UNKNOWN)
+			if (o->page[p].state == PG_MAPPED &&
+			    frame_of(o, p)->c.tag == TAG_UNKNOWN)
 				scribble(t, p);
 	touched_entries(t, v, n);
 }
@@ -471,7 +555,7 @@ static void op_free(struct othread *t)
 	struct oracle *o = t->o;
 	struct exmap_iov v[MAX_ENTRIES];
 	unsigned int n = pick_vector(t, v, MAX_ENTRIES, o->area_pages);
-	unsigned long freed = 0;
+	unsigned long freed = 0, frames = 0;
 	int ret;
 
 	if (!n)
@@ -491,10 +575,11 @@ static void op_free(struct othread *t)
 			return;
 		}
 		for (uint32_t p = v[i].page; p < v[i].page + v[i].len; p++)
-			o->page[p].state = PG_UNMAPPED;
+			if (o->page[p].state == PG_MAPPED)
+				frames += unmap_page(t, p, PG_UNMAPPED);
 		freed += had;
 	}
-	atomic_fetch_sub(&o->model.in_use, freed);
+	atomic_fetch_sub(&o->model.in_use, frames);
 	count(&o->model.free_pages, freed);
 	count(&o->model.tlb_flushes, freed > 0);
 	touched_entries(t, v, n);
@@ -503,7 +588,8 @@ static void op_free(struct othread *t)
 /*
  * The outcome of READ entry @e that got @res (pages newly mapped, or
  * -errno) with @avail frames left for it: checks it, updates the model.
- * Returns whether the entry failed.
+ * Returns whether the entry failed. An entry with a page whose frame is
+ * mapped at another page too gets -EBUSY once its data has come.
  */
 static bool read_entry(struct othread *t, const struct exmap_iov *e, int res,
 		       long *avail, const char *what)
@@ -511,6 +597,10 @@ static bool read_entry(struct othread *t, const struct exmap_iov *e, int res,
 	struct oracle *o = t->o;
 	unsigned int unmapped = count_state(o, e, PG_UNMAPPED);
 	bool past_end = e->page + e->len > o->store_pages;
+	bool busy = false;
+
+	for (uint32_t p = e->page; p < e->page + e->len; p++)
+		busy |= shared(o, p);
 
 	if (res == -ENOMEM) {
 		/* READ takes a frame for every page, mapped or not. */
@@ -525,12 +615,19 @@ static bool read_entry(struct othread *t, const struct exmap_iov *e, int res,
 				   o->store_pages, res);
 		return true;
 	}
+	if (busy) {
+		if (res != -EBUSY)
+			o->problem("oracle: %s %u+%u over a shared frame: res "
+				   "%d", what, e->page, e->len, res);
+		count(&o->model.read_pages, e->len);
+		return true;
+	}
 	if (res != (int)unmapped) {
 		o->problem("oracle: %s %u+%u: res %d, %u unmapped", what,
 			   e->page, e->len, res, unmapped);
 		return true;
 	}
-	map_pages(o, e, true);
+	map_pages(t, e, true);
 	count(&o->model.in_use, unmapped);
 	count(&o->model.alloc_pages, unmapped);
 	count(&o->model.read_pages, e->len);
@@ -552,7 +649,7 @@ static bool write_entry(struct othread *t, const struct exmap_iov *e, int res,
 	if (res < 0)
 		return true;
 	for (uint32_t p = e->page; p < e->page + e->len; p++)
-		o->stored[p] = o->page[p].tag;
+		o->stored[p] = frame_of(o, p)->c;
 	count(&o->model.write_pages, e->len);
 	return false;
 }
@@ -737,7 +834,8 @@ static void op_protect(struct othread *t)
 /*
  * A block mapped over in one step (a hole in the area, as a munmap leaves,
  * that the kernel cannot hand to anyone else): its frames go back to the
- * pool, its pages fault for good. A thread keeps at least one block.
+ * pool unless ALIAS mapped them at a page elsewhere too, its pages fault
+ * for good. A thread keeps at least one block.
  */
 static void op_hole(struct othread *t)
 {
@@ -761,8 +859,10 @@ static void op_hole(struct othread *t)
 		return;
 	}
 	for (uint32_t q = b * BLOCK; q < (b + 1) * BLOCK; q++) {
-		had += o->page[q].state == PG_MAPPED;
-		o->page[q].state = PG_GONE;
+		if (o->page[q].state == PG_MAPPED)
+			had += unmap_page(t, q, PG_GONE);
+		else
+			o->page[q].state = PG_GONE;
 	}
 	o->block[b].gone = true;
 	atomic_fetch_sub(&o->model.in_use, had);
@@ -830,6 +930,209 @@ static void op_bad_entry(struct othread *t)
 	touched_entries(t, v, n);
 }
 
+/*
+ * A run of at most @max pages inside one of the thread's live blocks: with
+ * @want, from the first page in state @state after a random start, as long
+ * as the pages stay in it; else anywhere. False if none was found.
+ */
+static bool pick_run(struct othread *t, bool want, uint8_t state,
+		     uint32_t max, uint32_t *page, uint32_t *len)
+{
+	struct oracle *o = t->o;
+	uint32_t per = o->area_pages / BLOCK / o->nr_threads, b, off, p;
+
+	b = t->id + o->nr_threads * below(t, per);
+	if (o->block[b].gone)
+		return false;
+	off = below(t, BLOCK);
+	for (uint32_t k = 0; want && k < BLOCK; k++, off = (off + 1) % BLOCK)
+		if (o->page[b * BLOCK + off].state == state)
+			break;
+	p = b * BLOCK + off;
+	if (want && o->page[p].state != state)
+		return false;
+	*page = p;
+	*len = 1;
+	while (*len < max && off + *len < BLOCK &&
+	       (!want || o->page[p + *len].state == state))
+		(*len)++;
+	return true;
+}
+
+/* Entry @e of a bad kind: refused with EINVAL however the pages are. */
+static void bad_rewire(struct othread *t, struct exmap_rewire *e)
+{
+	uint32_t area = t->o->area_pages;
+
+	switch (below(t, 4)) {
+	case 0:		/* the runs overlap */
+		e->dst = e->src + below(t, e->len);
+		break;
+	case 1:
+		e->resv = 1 + below(t, 1000);
+		break;
+	case 2:
+		e->len = below(t, 2) ? 0 : EXMAP_ENTRY_MAX_PAGES + 1;
+		break;
+	default:	/* past the area's end */
+		e->dst = area - below(t, e->len);
+		break;
+	}
+}
+
+/*
+ * ALIAS or MOVE of a few runs of the thread's pages, most of them aimed at
+ * mapped sources and unmapped destinations, some anywhere (-ENOENT,
+ * -EEXIST), and sometimes one bad entry (the call refused). Entries are
+ * done in order, so the model follows them one by one.
+ */
+static void op_rewire(struct othread *t, bool move)
+{
+	struct oracle *o = t->o;
+	struct exmap_rewire *vec = (struct exmap_rewire *)t->vec;
+	struct exmap_rewire v[MAX_REWIRES];
+	unsigned int n = 0, want = 1 + below(t, MAX_REWIRES), failed = 0;
+	const char *name = move ? "MOVE" : "ALIAS";
+	unsigned long done = 0;
+	int ret, bad = -1;
+
+	for (unsigned int i = 0; i < want; i++) {
+		bool aim = below(t, 5) != 0;
+		uint32_t src, slen, dst, dlen;
+
+		if (!pick_run(t, aim, PG_MAPPED, 1 + below(t, 8), &src,
+			      &slen) ||
+		    !pick_run(t, aim, PG_UNMAPPED, slen, &dst, &dlen) ||
+		    (src < dst + dlen && dst < src + dlen))
+			continue;
+		v[n++] = (struct exmap_rewire){ .src = src, .dst = dst,
+						.len = dlen };
+	}
+	if (!n)
+		return;
+	if (!below(t, 12)) {
+		bad = below(t, n);
+		bad_rewire(t, &v[bad]);
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		vec[i] = v[i];
+		vec[i].res = RES_UNSET;
+	}
+	ret = t_action(o->fd, t->id, move ? EXMAP_OP_MOVE : EXMAP_OP_ALIAS, n);
+	if (bad >= 0) {
+		if (ret != -EINVAL)
+			o->problem("oracle: %s with bad entry %d (%u->%u+%u "
+				   "resv %u): %d", name, bad, v[bad].src,
+				   v[bad].dst, v[bad].len, v[bad].resv, ret);
+		for (unsigned int i = 0; i < n; i++)
+			if (vec[i].res != ((int)i == bad ? -EINVAL : RES_UNSET))
+				o->problem("oracle: refused %s: entry %u res "
+					   "%d", name, i, vec[i].res);
+		v[bad] = v[--n];	/* the others: unchanged, checked */
+		goto touched;
+	}
+	if (ret < 0) {
+		o->problem("oracle: %s refused: %d", name, ret);
+		return;
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		struct exmap_iov s = { .page = v[i].src, .len = v[i].len };
+		struct exmap_iov d = { .page = v[i].dst, .len = v[i].len };
+		int res = v[i].len;
+
+		if (count_state(o, &s, PG_MAPPED) != v[i].len)
+			res = -ENOENT;
+		else if (count_state(o, &d, PG_UNMAPPED) != v[i].len)
+			res = -EEXIST;
+		if (vec[i].res != res) {
+			o->problem("oracle: %s entry %u (%u->%u+%u): res %d, "
+				   "expected %d", name, i, v[i].src, v[i].dst,
+				   v[i].len, vec[i].res, res);
+			return;
+		}
+		if (res < 0) {
+			failed++;
+			continue;
+		}
+		for (uint32_t k = 0; k < v[i].len; k++) {
+			uint32_t f = o->page[v[i].src + k].frame;
+
+			if (move) {
+				o->page[v[i].dst + k] = o->page[v[i].src + k];
+				o->page[v[i].src + k] = (struct page_model){
+					.state = PG_UNMAPPED,
+					.frame = NO_FRAME };
+			} else {
+				map_frame(o, v[i].dst + k, f);
+			}
+		}
+		done += v[i].len;
+	}
+	if (ret != (int)failed)
+		o->problem("oracle: %s returned %d, %u entries failed", name,
+			   ret, failed);
+	count(move ? &o->model.move_pages : &o->model.alias_pages, done);
+	atomic_fetch_add_explicit(&o->tally->rewired, done,
+				  memory_order_relaxed);
+	count(&o->model.tlb_flushes, move && done);
+touched:
+	for (unsigned int i = 0; i < n; i++) {
+		struct exmap_iov s = { .page = v[i].src, .len = v[i].len };
+		struct exmap_iov d = { .page = v[i].dst, .len = v[i].len };
+
+		touched_entries(t, &s, 1);
+		touched_entries(t, &d, 1);
+	}
+}
+
+static void op_alias(struct othread *t)
+{
+	op_rewire(t, false);
+}
+
+static void op_move(struct othread *t)
+{
+	op_rewire(t, true);
+}
+
+/* QUERY: mapped pages (or shared ones) per entry; nothing changes. */
+static void op_query(struct othread *t)
+{
+	struct oracle *o = t->o;
+	struct exmap_iov v[MAX_ENTRIES];
+	unsigned int n = pick_vector(t, v, MAX_ENTRIES, o->area_pages);
+	bool want_shared = below(t, 2);
+	struct exmap_action a = {
+		.interface = t->id, .nr = n, .opcode = EXMAP_OP_QUERY,
+		.flags = want_shared ? EXMAP_ACTION_QUERY_SHARED : 0,
+	};
+	int ret;
+
+	if (!n)
+		return;
+	for (unsigned int i = 0; i < n; i++) {
+		t->vec[i] = v[i];
+		t->vec[i].res = RES_UNSET;
+	}
+	ret = ioctl(o->fd, EXMAP_IOC_ACTION, &a);
+	if (ret) {
+		o->problem("oracle: QUERY returned %d, errno %d", ret, errno);
+		return;
+	}
+	count(&o->model.query_calls, 1);
+	for (unsigned int i = 0; i < n; i++) {
+		int want = 0;
+
+		for (uint32_t p = v[i].page; p < v[i].page + v[i].len; p++)
+			want += want_shared ? shared(o, p) :
+					      o->page[p].state == PG_MAPPED;
+		if (t->vec[i].res != want)
+			o->problem("oracle: QUERY%s entry %u (%u+%u): res %d, "
+				   "model %d", want_shared ? " shared" : "", i,
+				   v[i].page, v[i].len, t->vec[i].res, want);
+	}
+}
+
 struct stat_pair {
 	const char *name;
 	uint64_t seen;
@@ -840,12 +1143,14 @@ struct stat_pair {
 static void check_stats(struct oracle *o)
 {
 	struct counts *m = &o->model;
+	struct exmap_stats2 st2;
 	struct exmap_stats st;
 
-	if (t_stats(o->fd, &st)) {
-		o->problem("oracle: STATS failed");
+	if (ioctl(o->fd, EXMAP_IOC_STATS2, &st2)) {
+		o->problem("oracle: STATS2 failed: errno %d", errno);
 		return;
 	}
+	st = st2.base;
 	atomic_fetch_add(&o->tally->stats_checked, 1);
 
 	const struct stat_pair c[] = {
@@ -857,6 +1162,11 @@ static void check_stats(struct oracle *o)
 		{ "read_calls", st.read_calls, atomic_load(&m->read_calls) },
 		{ "write_pages", st.write_pages, atomic_load(&m->write_pages) },
 		{ "write_calls", st.write_calls, atomic_load(&m->write_calls) },
+		{ "aliased_frames", st2.aliased_frames,
+		  atomic_load(&m->aliased) },
+		{ "alias_pages", st2.alias_pages, atomic_load(&m->alias_pages) },
+		{ "move_pages", st2.move_pages, atomic_load(&m->move_pages) },
+		{ "query_calls", st2.query_calls, atomic_load(&m->query_calls) },
 	};
 
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
@@ -891,6 +1201,9 @@ static const struct oracle_op ops[] = {
 	{ "mprotect",		 2, false, op_protect },
 	{ "hole",		 1, false, op_hole },
 	{ "bad entry",		 3, false, op_bad_entry },
+	{ "ALIAS",		 6, false, op_alias },
+	{ "MOVE",		 5, false, op_move },
+	{ "QUERY",		 3, false, op_query },
 	{ "STATS",		 3, false, op_stats },
 };
 
@@ -1035,6 +1348,9 @@ void oracle_session(uint64_t seed, unsigned int ms, const char *dir,
 		th[i].o = o;
 		th[i].id = i;
 		th[i].rng = seed * (2 * i + 3) | 1;
+		for (uint32_t k = 0; k < MAX_PAGES; k++)
+			th[i].free_frame[k] = i * MAX_PAGES + MAX_PAGES - 1 - k;
+		th[i].nr_free_frames = MAX_PAGES;
 		th[i].vec = t_map_interface(o->fd, i);
 		th[i].have_ring = !io_uring_queue_init(4, &th[i].ring, 0);
 		if (!th[i].vec) {
@@ -1061,6 +1377,7 @@ void oracle_session(uint64_t seed, unsigned int ms, const char *dir,
 	check_stats(o);
 	munmap(o->area, (size_t)o->area_pages * T_PAGE);
 	atomic_store(&o->model.in_use, 0);
+	atomic_store(&o->model.aliased, 0);
 	check_stats(o);
 	_exit(0);
 }

@@ -18,6 +18,7 @@ struct oracle_tally {
 	atomic_ulong pages_checked;	/* pages compared with the model */
 	atomic_ulong stats_checked;	/* STATS compared with the model */
 	atomic_ulong enomem;		/* entries short of frames */
+	atomic_ulong rewired;		/* pages ALIAS and MOVE rewired */
 };
 
 /* Reports a mismatch; the first one fails the run. */

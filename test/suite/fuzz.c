@@ -5,9 +5,11 @@
  * sessions in turn.
  *
  * An oracle session (test/fuzz-oracle.c) keeps a shadow model of every
- * page and checks every call against it: a mapped page holds the pattern
- * last written to it, an unmapped page faults, READ returns the backing
- * store's bytes, WRITE then READ round-trips, STATS equals the model.
+ * page and frame and checks every call against it: a mapped page holds the
+ * pattern last written to its frame (through it or through an alias), an
+ * unmapped page faults, READ returns the backing store's bytes, WRITE then
+ * READ round-trips, ALIAS and MOVE rewire exactly as documented, QUERY
+ * counts what the model holds, STATS and STATS2 equal the model.
  *
  * A chaos session sets up one
  * or two contexts with random, sometimes invalid, parameters and backing
@@ -37,6 +39,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -172,6 +175,7 @@ static int errno_allowed(int err)
 	switch (err) {
 	case EINVAL: case EBADF: case ENXIO: case ENOMEM: case EFAULT:
 	case ENOTTY: case EIO: case ENODATA: case EINTR:
+	case EBUSY:	/* READ over a frame that ALIAS shares */
 		return 1;
 	}
 	return 0;
@@ -256,31 +260,92 @@ static void random_vector(uint64_t *s, struct exmap_iov *vec, unsigned int nr,
 	}
 }
 
+/*
+ * ALIAS and MOVE entries: most between random runs inside the area (so
+ * that they hit mapped and unmapped pages and race with everything), some
+ * garbage or bad in one field.
+ */
+static void random_rewires(uint64_t *s, struct exmap_rewire *rw,
+			   unsigned int nr, uint32_t area_pages)
+{
+	for (unsigned int i = 0; i < nr; i++) {
+		uint16_t len = 1 + below(s, below(s, 8) ? 8 : 64);
+
+		rw[i] = (struct exmap_rewire){
+			.src = below(s, area_pages), .dst = below(s, area_pages),
+			.len = len, .res = (int16_t)rnd(s),
+		};
+		switch (below(s, 24)) {
+		case 0:
+			rw[i].src = (uint32_t)rnd(s);
+			rw[i].len = (uint16_t)rnd(s);
+			break;
+		case 1:
+			rw[i].resv = (uint32_t)rnd(s);
+			break;
+		case 2:
+			rw[i].dst = rw[i].src;
+			break;
+		}
+	}
+}
+
+/* An ALIAS or MOVE that ran: each res is len or a rewiring error. */
+static void check_rewire(int ret, int err, const struct exmap_rewire *rw,
+			 unsigned int nr, unsigned int opcode)
+{
+	check_action(ret, err, NULL, nr, opcode);
+	for (unsigned int i = 0; ret >= 0 && rw && i < nr; i++) {
+		int res = rw[i].res;
+
+		if (res != rw[i].len && res != -ENOENT && res != -EEXIST &&
+		    res != -ENOMEM)
+			problem("%s entry %u (%u->%u+%u): res %d",
+				opcode == EXMAP_OP_MOVE ? "MOVE" : "ALIAS", i,
+				rw[i].src, rw[i].dst, rw[i].len, res);
+	}
+}
+
 /* @own: no other thread uses this interface, so its results are ours. */
 static void op_action(uint64_t *s, struct ctx *c, unsigned int iface,
 		      int own)
 {
 	struct exmap_iov *vec = c->vec[iface];
+	struct exmap_rewire *rw = (struct exmap_rewire *)vec;
 	struct exmap_action a = { .interface = iface };
 	unsigned int weights = below(s, 100);
+	bool rewire;
 	int ret;
 
 	if (!vec)
 		return;
-	a.opcode = weights < 40 ? EXMAP_OP_ALLOC : weights < 75 ?
-		   EXMAP_OP_FREE : weights < 85 ? EXMAP_OP_READ :
-		   weights < 95 ? EXMAP_OP_WRITE : below(s, 8);
+	a.opcode = weights < 38 ? EXMAP_OP_ALLOC : weights < 68 ?
+		   EXMAP_OP_FREE : weights < 78 ? EXMAP_OP_READ :
+		   weights < 86 ? EXMAP_OP_WRITE : weights < 90 ?
+		   EXMAP_OP_ALIAS : weights < 93 ? EXMAP_OP_MOVE :
+		   weights < 95 ? EXMAP_OP_QUERY : below(s, 8);
+	rewire = a.opcode == EXMAP_OP_ALIAS || a.opcode == EXMAP_OP_MOVE;
 	a.nr = below(s, 16) ? 1 + below(s, 16) : 1 + below(s, EXMAP_VEC_MAX);
 	if (!below(s, 20))
 		a.nr = below(s, 2) ? 0 : EXMAP_VEC_MAX + 1 + below(s, 64);
+	if (rewire && below(s, 16))
+		a.nr = 1 + below(s, below(s, 4) ? 8 : EXMAP_REWIRE_VEC_MAX);
 	if (!below(s, 30))
 		a.flags = 1u << below(s, 32);
+	else if (a.opcode == EXMAP_OP_QUERY && below(s, 2))
+		a.flags = EXMAP_ACTION_QUERY_SHARED;
 	if (!below(s, 30))
 		a.interface = below(s, 2) ? c->nr_ifaces : (uint32_t)rnd(s);
-	random_vector(s, vec, a.nr > EXMAP_VEC_MAX ? EXMAP_VEC_MAX : a.nr,
-		      c->area_pages);
+	if (rewire)
+		random_rewires(s, rw, a.nr > EXMAP_REWIRE_VEC_MAX ?
+			       EXMAP_REWIRE_VEC_MAX : a.nr, c->area_pages);
+	else
+		random_vector(s, vec, a.nr > EXMAP_VEC_MAX ? EXMAP_VEC_MAX :
+			      a.nr, c->area_pages);
 	ret = ioctl(c->fd, EXMAP_IOC_ACTION, &a);
-	if (a.interface == iface && a.nr <= EXMAP_VEC_MAX)
+	if (rewire && a.interface == iface && a.nr <= EXMAP_REWIRE_VEC_MAX)
+		check_rewire(ret, errno, own ? rw : NULL, a.nr, a.opcode);
+	else if (!rewire && a.interface == iface && a.nr <= EXMAP_VEC_MAX)
 		check_action(ret, errno, own ? vec : NULL, a.nr, a.opcode);
 	else if (ret != -1 || !errno_allowed(errno))
 		problem("bad ACTION accepted: ret %d", ret);
@@ -816,18 +881,22 @@ static void test_fuzz(void **state)
 	printf("fuzz: %lu operations in %lu sessions (%lu killed, %lu exited) in %ld s\n",
 	       atomic_load(&tally->ops), atomic_load(&tally->sessions),
 	       killed, exited, (long)(time(NULL) - start));
-	printf("fuzz: ACTIONs run: %lu ALLOC, %lu FREE, %lu READ, %lu WRITE; %lu refused; %lu pages changed (exclusive interfaces only)\n",
+	printf("fuzz: ACTIONs run: %lu ALLOC, %lu FREE, %lu READ, %lu WRITE, %lu ALIAS, %lu MOVE, %lu QUERY; %lu refused; %lu pages changed (exclusive interfaces only)\n",
 	       atomic_load(&tally->ran[EXMAP_OP_ALLOC]),
 	       atomic_load(&tally->ran[EXMAP_OP_FREE]),
 	       atomic_load(&tally->ran[EXMAP_OP_READ]),
 	       atomic_load(&tally->ran[EXMAP_OP_WRITE]),
+	       atomic_load(&tally->ran[EXMAP_OP_ALIAS]),
+	       atomic_load(&tally->ran[EXMAP_OP_MOVE]),
+	       atomic_load(&tally->ran[EXMAP_OP_QUERY]),
 	       atomic_load(&tally->refused), atomic_load(&tally->pages));
-	printf("fuzz: oracle sessions: %lu, %lu calls checked against the model, %lu page checks, %lu STATS checks, %lu entries short of frames\n",
+	printf("fuzz: oracle sessions: %lu, %lu calls checked against the model, %lu page checks, %lu STATS checks, %lu entries short of frames, %lu pages rewired\n",
 	       atomic_load(&tally->oracle.sessions),
 	       atomic_load(&tally->oracle.calls),
 	       atomic_load(&tally->oracle.pages_checked),
 	       atomic_load(&tally->oracle.stats_checked),
-	       atomic_load(&tally->oracle.enomem));
+	       atomic_load(&tally->oracle.enomem),
+	       atomic_load(&tally->oracle.rewired));
 	if (atomic_load(&tally->failed))
 		printf("fuzz: FAILED: %s (seed %#llx)\n", tally->why,
 		       (unsigned long long)seed);
