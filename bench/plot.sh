@@ -297,7 +297,7 @@ if [ -f "$csvdir/rewire.csv" ]; then
 			f=$tmp/rw-$b-$i.dat
 			# A run that stopped at vm.max_map_count is not drawn.
 			sel "$csv" "v[\"bench\"] == \"$b\" && v[\"impl\"] == \"$i\" && v[\"failed_at\"] == \"\"" \
-				"$x, $y" | sort -n >"$f"
+				"$x, $y" | sort -g >"$f"
 			[ -s "$f" ] || continue
 			printf '%s"%s" using 1:2 with linespoints lw 2 pt 7 title "%s"' \
 				"$sep" "$f" "$i"
