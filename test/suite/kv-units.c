@@ -15,6 +15,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -781,6 +782,45 @@ static int remove_store(void **state)
 	return 0;
 }
 
+/* Leaves of a tree of @n keys put in ascending or in scattered order. */
+static uint64_t leaves_after_load(uint64_t n, bool ascending)
+{
+	struct bp_thread t;
+	struct bufpool *bp = tree_pool(&t);
+	struct kvt_check_result r;
+	uint8_t k[KV_KEY_MAX], v[100] = { 0 };
+	struct kv_tree tr;
+
+	assert_int_equal(kvt_create(&tr, bp, &t), 0);
+	for (uint64_t i = 0; i < n; i++) {
+		/* 7919 is prime and does not divide n: a permutation. */
+		uint64_t num = ascending ? i : i * 7919 % n;
+
+		kvt_put(&tr, &t, k, mkkey(k, num, 40), v, sizeof(v), 1);
+	}
+	assert_int_equal(kvt_check(&tr, &t, &r), 0);
+	assert_int_equal(r.keys, n);
+	kvt_destroy(&tr);
+	assert_int_equal(bp_close(bp), 0);
+	return r.leaves;
+}
+
+/*
+ * A load in key order fills its leaves (a split past the last key leaves
+ * the left page full); split in the middle, they would be half empty, more
+ * leaves than scattered inserts give (about two thirds full).
+ */
+static void test_tree_ascending_fill(void **state)
+{
+	uint64_t asc = leaves_after_load(3000, true);
+	uint64_t scattered = leaves_after_load(3000, false);
+
+	(void)state;
+	printf("leaves: %llu ascending, %llu scattered\n",
+	       (unsigned long long)asc, (unsigned long long)scattered);
+	assert_true(asc * 5 < scattered * 4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest pure[] = {
@@ -796,6 +836,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tree_model,
 						setup_store, remove_store),
 		cmocka_unit_test_setup_teardown(test_tree_checker,
+						setup_store, remove_store),
+		cmocka_unit_test_setup_teardown(test_tree_ascending_fill,
 						setup_store, remove_store),
 	};
 	int failed;

@@ -263,6 +263,18 @@ size_t kvn_split_leaf(void *left, void *right, uint8_t *sep)
 	return len;
 }
 
+size_t kvn_split_leaf_at_end(void *left, void *right, uint8_t *sep)
+{
+	const uint8_t *k;
+	size_t len;
+
+	kvn_init(right, KVN_LEAF);
+	hdr(right)->lsn = hdr(left)->lsn;
+	k = kvn_key(left, hdr(left)->count - 1, &len);
+	memcpy(sep, k, len);
+	return len;
+}
+
 size_t kvn_split_inner(void *left, void *right, uint8_t *sep)
 {
 	unsigned int n = hdr(left)->count, m = middle(left);

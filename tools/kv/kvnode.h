@@ -124,6 +124,14 @@ void kvn_compact(void *page);
  */
 size_t kvn_split_leaf(void *left, void *right, uint8_t *sep);
 /*
+ * "Splits" the full leaf @left for a record that goes after its last one:
+ * @left stays full and @right starts empty, so that keys inserted in
+ * ascending order (a load) fill their leaves instead of leaving each half
+ * empty. Copies the separator (left's last key) to @sep; returns its
+ * length.
+ */
+size_t kvn_split_leaf_at_end(void *left, void *right, uint8_t *sep);
+/*
  * Splits the inner node @left: the middle slot's key moves up (copied to
  * @sep, length returned), its child becomes left's upper, the slots after
  * it and the old upper go to the empty page @right.

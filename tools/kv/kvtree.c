@@ -578,7 +578,11 @@ static void leaf_insert(struct wctx *w, const void *key, size_t klen,
 	if (w->n < 2)
 		corrupt(lpid, "root leaf without room");
 	r = latch_new(w, &rpid);
-	seplen = kvn_split_leaf(l, r, sep);
+	/* Past the last key (an ascending load): keep the left leaf full. */
+	if (i == (int)l->count && l->count > 0)
+		seplen = kvn_split_leaf_at_end(l, r, sep);
+	else
+		seplen = kvn_split_leaf(l, r, sep);
 	add_separator(w, w->n - 2, sep, seplen, lpid, rpid);
 	target = kvn_keycmp(key, klen, sep, seplen) <= 0 ? l : r;
 	i = kvn_search(target, key, klen, &exact);
